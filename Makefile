@@ -1,0 +1,34 @@
+# Set-up and everyday commands. `make demo` and `make test` each set up everything they need.
+VENV ?= .venv
+PYTHON ?= python3
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint format clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+# The main job on the embedded sample: ingest, cluster, report.
+demo: $(STAMP)
+	rm -rf demo_store
+	$(BIN)/forensics ingest sample_logs/ --store demo_store --accounts sample_logs/accounts.csv.gz
+	$(BIN)/forensics cluster demo_store
+	$(BIN)/forensics report demo_store
+
+test: $(STAMP)
+	$(BIN)/pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(STAMP)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+clean:
+	rm -rf demo_store .pytest_cache .ruff_cache
