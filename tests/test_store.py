@@ -1,30 +1,36 @@
 import json
-import multiprocessing
+import subprocess
+import sys
 
 import polars as pl
 import pytest
 
 from forensics.store import Store, StoreError, StoreLockedError
 
-
-def _hold_lock(root, ready, release):
-    with Store(root).lock():
-        ready.set()
-        release.wait(10)
+HOLD_LOCK = """
+import sys, time
+from forensics.store import Store
+with Store(sys.argv[1]).lock():
+    print("ready", flush=True)
+    sys.stdin.readline()
+"""
 
 
 def test_second_writer_is_refused_while_store_is_locked(tmp_path):
-    ctx = multiprocessing.get_context("spawn")
-    ready, release = ctx.Event(), ctx.Event()
-    proc = ctx.Process(target=_hold_lock, args=(tmp_path, ready, release))
-    proc.start()
+    proc = subprocess.Popen(
+        [sys.executable, "-c", HOLD_LOCK, str(tmp_path)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
-        assert ready.wait(20)
+        assert proc.stdout.readline().strip() == "ready"
         with pytest.raises(StoreLockedError, match="being written"), Store(tmp_path).lock():
             pass
     finally:
-        release.set()
-        proc.join(20)
+        proc.communicate("\n", timeout=20)
+    with Store(tmp_path).lock():  # released once the other writer is done
+        pass
 
 
 def test_commit_publishes_files_and_manifest_together(tmp_path):
@@ -65,3 +71,15 @@ def test_empty_store_scans_to_empty_canonical_frame(tmp_path):
     frame = Store(tmp_path).scan_events().collect()
     assert frame.height == 0
     assert frame.columns[:2] == ["ts", "account_id"]
+
+
+def test_fixture_store_round_trips_canonical_events(make_store):
+    store = make_store(
+        [
+            {"ts": "2024-05-01T10:00:00Z", "account_id": "a1", "prompt": "hi"},
+            {"ts": "2024-05-02T10:00:00Z", "account_id": "a2", "status": 200},
+        ]
+    )
+    frame = store.scan_events().collect().sort("ts")
+    assert frame["account_id"].to_list() == ["a1", "a2"]
+    assert frame.schema["status"] == pl.Int16
