@@ -1,0 +1,180 @@
+"""JSON Lines / NDJSON (and a JSON array of objects, as some exports write).
+
+Each chunk of lines is parsed by polars' native NDJSON reader in one call; only a chunk
+that fails goes through a per-line parse, which finds the bad lines (broken JSON, NUL
+bytes, invalid UTF-8, a line that is not an object) and rejects them with a reason, then
+parses the good lines natively again. Nested objects become struct columns, so that
+``--map account_id=metadata.user_id`` can reach inside them.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Iterator
+from typing import Any, BinaryIO
+
+import numpy as np
+import polars as pl
+
+from forensics.ingest.base import Batch, ReaderOptions, Reject
+from forensics.ingest.lines import iter_line_chunks, line_starts
+
+
+def _first_char(head: bytes) -> bytes:
+    stripped = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+    return stripped[:1]
+
+
+class JsonlReader:
+    """One JSON object per line (or a JSON array of objects)."""
+
+    name = "jsonl"
+
+    def sniff(self, head: bytes) -> bool:
+        first = _first_char(head)
+        if first == b"{":
+            return True
+        if first == b"[":
+            return head.lstrip(b"\xef\xbb\xbf \t\r\n[")[:1] in (b"{", b"]", b"")
+        return False
+
+    def read(self, stream: BinaryIO, options: ReaderOptions) -> Iterator[Batch]:
+        buffered = stream if hasattr(stream, "peek") else io.BufferedReader(stream)  # type: ignore[arg-type]
+        head = buffered.peek(4096)[:4096]  # type: ignore[union-attr]
+        if _first_char(head) == b"[":
+            yield from read_json_array(buffered)
+            return
+        for chunk in iter_line_chunks(buffered):
+            frame, rejects = parse_ndjson_chunk(chunk.data, chunk.first_line)
+            yield Batch(frame, chunk.rejects + rejects)
+
+
+def read_json_array(stream: BinaryIO) -> Iterator[Batch]:
+    """A JSON array of objects: parsed whole (exports of this shape are bounded in size)."""
+    data = stream.read()
+    try:
+        frame = pl.read_json(io.BytesIO(data), infer_schema_length=None)
+    except Exception:
+        try:
+            records = json.loads(data)
+        except (ValueError, UnicodeDecodeError) as exc:
+            yield Batch(
+                _empty(), [Reject(1, f"bad_json: {exc}", data[:4096].decode("utf-8", "replace"))]
+            )
+            return
+        if not isinstance(records, list):
+            yield Batch(
+                _empty(),
+                [Reject(1, "not_an_array_of_objects", data[:4096].decode("utf-8", "replace"))],
+            )
+            return
+        good = [r for r in records if isinstance(r, dict)]
+        rejects = [
+            Reject(i + 1, "not_an_object", json.dumps(r)[:4096])
+            for i, r in enumerate(records)
+            if not isinstance(r, dict)
+        ]
+        lines = [i + 1 for i, r in enumerate(records) if isinstance(r, dict)]
+        frame = _frame_from_dicts(good)
+        yield Batch(frame.with_columns(source_line=pl.Series(lines, dtype=pl.Int64)), rejects)
+        return
+    yield Batch(frame.with_columns(source_line=pl.int_range(1, pl.len() + 1, dtype=pl.Int64)))
+
+
+def _empty() -> pl.DataFrame:
+    return pl.DataFrame(schema={"source_line": pl.Int64})
+
+
+def _frame_from_dicts(rows: list[dict[str, Any]]) -> pl.DataFrame:
+    if not rows:
+        return _empty()
+    try:
+        return pl.read_ndjson(
+            io.BytesIO("\n".join(json.dumps(r) for r in rows).encode()), infer_schema_length=None
+        )
+    except Exception:
+        # Values of clashing types in one field: keep them as text, the pipeline casts.
+        return pl.from_dicts(
+            [
+                {k: (v if isinstance(v, str | None) else json.dumps(v)) for k, v in r.items()}
+                for r in rows
+            ],
+            infer_schema_length=None,
+        )
+
+
+def parse_ndjson_chunk(data: bytes, first_line: int) -> tuple[pl.DataFrame, list[Reject]]:
+    """Parse whole lines natively; fall back to a per-line check only when that fails."""
+    if not data:
+        return _empty(), []
+    starts = line_starts(data)
+    lengths = np.diff(np.append(starts, len(data)))
+    # Blank lines (just "\n" or "\r\n") are skipped by the parser: number the others.
+    content = (
+        np.flatnonzero(lengths > 2)
+        if b"\n\n" in data or b"\n\r\n" in data or data[:1] in (b"\n", b"\r")
+        else None
+    )
+    if b"\x00" not in data:
+        try:
+            frame = pl.read_ndjson(io.BytesIO(data), infer_schema_length=None)
+            expected = len(starts) if content is None else len(content)
+            if frame.height == expected:
+                if content is None:
+                    lines = pl.int_range(first_line, first_line + frame.height, dtype=pl.Int64)
+                    return frame.with_columns(source_line=lines), []
+                return frame.with_columns(
+                    source_line=pl.Series(content + first_line, dtype=pl.Int64)
+                ), []
+        except Exception:
+            pass
+    return _parse_lines_one_by_one(data, starts, first_line)
+
+
+def _parse_lines_one_by_one(
+    data: bytes, starts: np.ndarray, first_line: int
+) -> tuple[pl.DataFrame, list[Reject]]:
+    """The slow path for a chunk with bad lines: find them, keep the rest."""
+    rejects: list[Reject] = []
+    good: list[bytes] = []
+    good_lines: list[int] = []
+    ends = np.append(starts[1:], len(data))
+    for i, (s, e) in enumerate(zip(starts.tolist(), ends.tolist(), strict=True)):
+        raw = data[s:e].rstrip(b"\r\n")
+        if not raw.strip():
+            continue
+        line = first_line + i
+        reason = _line_problem(raw)
+        if reason:
+            rejects.append(Reject(line, reason, raw[:4096].decode("utf-8", "replace")))
+        else:
+            good.append(raw)
+            good_lines.append(line)
+    if not good:
+        return _empty(), rejects
+    try:
+        frame = pl.read_ndjson(io.BytesIO(b"\n".join(good)), infer_schema_length=None)
+        if frame.height != len(good):
+            raise ValueError("row count mismatch")
+    except Exception:
+        frame = _frame_from_dicts([json.loads(g) for g in good])
+    return frame.with_columns(source_line=pl.Series(good_lines, dtype=pl.Int64)), rejects
+
+
+def _line_problem(raw: bytes) -> str | None:
+    if b"\x00" in raw:
+        return "nul_byte"
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return "invalid_utf8"
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        return f"bad_json: {str(exc).split(':')[0]}"
+    if not isinstance(value, dict):
+        return "not_an_object"
+    if "\x00" in text or "\\u0000" in text:
+        return "nul_byte"
+    return None

@@ -1,0 +1,121 @@
+"""Cut a byte stream into chunks of whole lines, with bounded memory.
+
+Line-oriented readers (JSONL, CSV, web logs) parse a chunk of many lines at once with a
+native parser, which is what makes ingest fast. This module only finds line boundaries:
+each chunk ends on a newline, carries the 1-based number of its first line, and a line
+longer than ``max_line_bytes`` is never held whole: it is cut at the limit, reported as a
+Reject (``line_too_long``) and the rest of it is skipped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import BinaryIO
+
+import numpy as np
+
+from forensics.ingest.base import RAW_TEXT_LIMIT, Reject
+
+CHUNK_BYTES = 32 * 1024 * 1024
+MAX_LINE_BYTES = 1024 * 1024  # an API log line longer than 1 MiB is not a log line
+
+
+@dataclass
+class LineChunk:
+    """Whole lines (each ending in ``\\n``) starting at line ``first_line`` (1-based)."""
+
+    data: bytes
+    first_line: int
+    rejects: list[Reject] = field(default_factory=list)
+
+
+def line_starts(data: bytes) -> np.ndarray:
+    """Byte offsets where each line of ``data`` begins (``data`` ends with a newline)."""
+    arr = np.frombuffer(data, dtype=np.uint8)
+    ends = np.flatnonzero(arr == 10)
+    return np.concatenate(([0], ends[:-1] + 1)).astype(np.int64)
+
+
+def iter_line_chunks(
+    stream: BinaryIO,
+    chunk_bytes: int = CHUNK_BYTES,
+    max_line_bytes: int = MAX_LINE_BYTES,
+) -> Iterator[LineChunk]:
+    """Yield chunks of whole lines; over-long lines become Rejects of the chunk after them."""
+    carry = b""
+    line_no = 1
+    skipping = False  # inside an over-long line whose head was already rejected
+    pending: list[Reject] = []
+    read_size = max(chunk_bytes, 64 * 1024)
+    while True:
+        block = stream.read(read_size)
+        if not block:
+            break
+        if skipping:
+            nl = block.find(b"\n")
+            if nl < 0:
+                continue
+            block = block[nl + 1 :]
+            line_no += 1
+            skipping = False
+        data = carry + block if carry else block
+        cut = data.rfind(b"\n")
+        if cut < 0:
+            carry = data
+        else:
+            carry = data[cut + 1 :]
+            whole = data[: cut + 1]
+            chunk = _split_long_lines(whole, line_no, max_line_bytes, pending)
+            if chunk is not None:
+                yield chunk
+                pending = []
+            line_no += whole.count(b"\n")
+        if len(carry) > max_line_bytes:
+            pending.append(
+                Reject(line_no, "line_too_long", carry[:RAW_TEXT_LIMIT].decode("utf-8", "replace"))
+            )
+            carry = b""
+            skipping = True
+    if carry and not skipping:
+        if len(carry) > max_line_bytes:
+            pending.append(
+                Reject(line_no, "line_too_long", carry[:RAW_TEXT_LIMIT].decode("utf-8", "replace"))
+            )
+        else:
+            chunk = _split_long_lines(carry + b"\n", line_no, max_line_bytes, pending)
+            if chunk is not None:
+                yield chunk
+                pending = []
+    if pending:
+        yield LineChunk(b"", line_no, pending)
+
+
+def _split_long_lines(
+    data: bytes, first_line: int, max_line_bytes: int, pending: list[Reject]
+) -> LineChunk | None:
+    """Drop lines longer than the limit from ``data`` (blanking them keeps numbering)."""
+    if len(data) <= max_line_bytes:
+        return LineChunk(data, first_line, list(pending))
+    starts = line_starts(data)
+    lengths = np.diff(np.append(starts, len(data)))
+    long_idx = np.flatnonzero(lengths > max_line_bytes + 1)
+    rejects = list(pending)
+    if long_idx.size == 0:
+        return LineChunk(data, first_line, rejects)
+    parts: list[bytes] = []
+    prev = 0
+    for i in long_idx.tolist():  # loop over over-long lines only (rare)
+        s, e = int(starts[i]), int(starts[i] + lengths[i])
+        parts.append(data[prev:s])
+        parts.append(b"\n")  # keep an empty line so line numbers stay true
+        rejects.append(
+            Reject(
+                first_line + i,
+                "line_too_long",
+                data[s : s + RAW_TEXT_LIMIT].decode("utf-8", "replace"),
+            )
+        )
+        prev = e
+    parts.append(data[prev:])
+    return LineChunk(b"".join(parts), first_line, rejects)
