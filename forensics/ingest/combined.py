@@ -1,0 +1,330 @@
+"""nginx / Apache *combined* and NCSA *common* access logs.
+
+    %h %l %u %t "%r" %>s %b "%{Referer}i" "%{User-agent}i" ["extra" ...]
+
+Lines are cut from the byte stream with numpy (no per-line Python), turned into one Arrow
+string array per block, and parsed by a single ``str.extract_groups`` regex over the polars
+Series. Only lines that fail (invalid UTF-8, NUL bytes, absurdly long, not the format, bad
+time) become :class:`Reject` records, each with its reason and raw text.
+
+Choices a responder relies on (see docs/formats-weblogs-otel.md):
+
+* a client given as a host name (the 1995 NASA log) is kept as ``src_ip`` text;
+* ``-`` and empty quoted values become null; ``\\"`` and ``\\\\`` inside quoted fields are
+  unescaped (nginx's ``\\xHH`` escapes are kept as written: they are evidence);
+* a request line that is not ``METHOD TARGET [PROTOCOL]`` (TLS handshakes and binary junk
+  from scanners) keeps its row: ``method``/``endpoint`` are null and the text stays in
+  ``request``, because scanner traffic is exactly what a responder wants to see;
+* the ``%u`` user is emitted as ``user`` (the pipeline's aliases map it to account_id);
+* quoted (or bare) fields after the user agent are named in order by
+  ``ReaderOptions.extra_fields``; anything after them is kept in ``trailing``;
+* blank lines are skipped; they are not records.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import BinaryIO
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+
+from forensics.errors import ForensicsError
+from forensics.ingest.base import RAW_TEXT_LIMIT, Batch, ReaderOptions, Reject
+from forensics.schema import UTC_TS
+
+# A line longer than this is not a web-server log line; it is rejected (and not buffered).
+MAX_LINE_BYTES = 64 * 1024
+BLOCK_BYTES = 32 * 1024 * 1024
+
+_TIME_WITH_OFFSET = "%d/%b/%Y:%H:%M:%S %z"
+_TIME_WITHOUT_OFFSET = "%d/%b/%Y:%H:%M:%S"
+
+# Columns this reader emits besides source_line and the user's extra fields.
+COMBINED_COLUMNS: tuple[str, ...] = (
+    "ts",
+    "src_ip",
+    "ident",
+    "user",
+    "method",
+    "endpoint",
+    "protocol",
+    "request",
+    "status",
+    "bytes",
+    "referer",
+    "user_agent",
+    "trailing",
+)
+
+
+def _named(name: str, body: str) -> str:
+    return f"(?P<{name}>{body})"
+
+
+_Q = r'(?:[^"\\]|\\.)*'  # the inside of a quoted field, with backslash escapes
+
+# %h %l %u %t "%r" %>s %b
+_PREFIX = (
+    r"^"
+    + _named("src_ip", r"\S+")
+    + " +"
+    + _named("ident", r"\S+")
+    + " +"
+    + _named("user", r".+?")
+    + r" +\["
+    + _named("time", r"[^\]]*")
+    + r'\] +"'
+    + _named("request", _Q)
+    + '" +'
+    + _named("status", r"\d{3}|-")
+    + " +"
+    + _named("bytes", r"\d+|-")
+)
+# "%{Referer}i" "%{User-agent}i"
+_REFERER_UA = rf' +"{_named("referer", _Q)}" +"{_named("user_agent", _Q)}"'
+
+
+def _line_pattern(n_extra: int) -> str:
+    """The one regex for a combined/common line with ``n_extra`` optional trailing fields."""
+    bare = r'[^\s"]+'
+    extras = "".join(
+        '(?: +(?:"' + _named(f"xq{i}", _Q) + '"|' + _named(f"xb{i}", bare) + "))?"
+        for i in range(n_extra)
+    )
+    trailing = r"(?:\s+" + _named("trailing", r".*?") + r")?\s*$"
+    return _PREFIX + f"(?:{_REFERER_UA})?" + extras + trailing
+
+
+_REQUEST_PATTERN = (
+    r"^(?P<method>[A-Za-z][A-Za-z0-9_-]*) +(?P<endpoint>\S+?(?: +\S+?)*?)"
+    r"(?: +(?P<protocol>HTTP/[0-9.]+))?\s*$"
+)
+
+# For sniffing (Python's re accepts the same syntax).
+_SNIFF_COMMON = re.compile(_PREFIX + r"\s*$")
+_SNIFF_COMBINED = re.compile(_PREFIX + _REFERER_UA + r"(?:\s.*)?$")
+
+
+@dataclass(frozen=True)
+class LineBlock:
+    """Complete, valid UTF-8 lines of one block, with their 1-based line numbers."""
+
+    lines: pl.Series  # String, newline still attached
+    line_numbers: pl.Series  # Int64
+    rejects: list[Reject]
+
+
+def _raw_text(raw: bytes) -> str:
+    return raw[:RAW_TEXT_LIMIT].decode("utf-8", errors="backslashreplace").rstrip("\r\n")
+
+
+def _split_block(data: bytes, first_line: int, max_line_bytes: int) -> LineBlock:
+    """Cut ``data`` (ending with a newline) into lines; reject NUL, bad UTF-8, over-long."""
+    arr = np.frombuffer(data, dtype=np.uint8)
+    ends = np.flatnonzero(arr == 10) + 1
+    offsets = np.empty(len(ends) + 1, dtype=np.int64)
+    offsets[0] = 0
+    offsets[1:] = ends
+    starts = offsets[:-1]
+    lengths = np.diff(offsets)
+    binary = pa.Array.from_buffers(
+        pa.large_binary(), len(ends), [None, pa.py_buffer(offsets), pa.py_buffer(data)]
+    )
+    bad = lengths > max_line_bytes + 2  # the newline (and a CR) do not count
+    has_nul = np.add.reduceat((arr == 0).view(np.uint8), starts) > 0 if len(ends) else bad
+    reasons: dict[int, str] = {int(i): "line_too_long" for i in np.flatnonzero(bad)}
+    for i in np.flatnonzero(has_nul & ~bad):
+        reasons[int(i)] = "nul_byte"
+    try:
+        keep = ~(bad | has_nul)
+        strings = binary.filter(pa.array(keep)).cast(pa.large_string())
+    except pa.ArrowInvalid:
+        # Invalid UTF-8 somewhere: find the offending lines among those with high bytes only.
+        high = np.add.reduceat((arr >= 0x80).view(np.uint8), starts) > 0
+        for i in np.flatnonzero(high & keep):
+            try:
+                data[offsets[i] : offsets[i + 1]].decode("utf-8")
+            except UnicodeDecodeError:
+                reasons[int(i)] = "invalid_utf8"
+        keep = np.ones(len(ends), dtype=bool)
+        keep[list(reasons)] = False
+        strings = binary.filter(pa.array(keep)).cast(pa.large_string())
+    rejects = [
+        Reject(first_line + i, reason, _raw_text(data[offsets[i] : offsets[i + 1]]))
+        for i, reason in sorted(reasons.items())
+    ]
+    numbers = np.flatnonzero(keep).astype(np.int64) + first_line
+    return LineBlock(
+        pl.Series("line", strings), pl.Series("source_line", numbers, dtype=pl.Int64), rejects
+    )
+
+
+def iter_line_blocks(
+    stream: BinaryIO,
+    *,
+    max_line_bytes: int = MAX_LINE_BYTES,
+    block_bytes: int = BLOCK_BYTES,
+) -> Iterator[LineBlock]:
+    """Yield the stream's lines block by block, never buffering more than one long line.
+
+    A line longer than ``max_line_bytes`` is rejected as ``line_too_long`` (its first
+    bytes kept as raw text) and skipped without being held in memory.
+    """
+    pending = b""
+    next_line = 1
+    skipping: bytes | None = None  # head of an over-long line being skipped
+    while True:
+        block = stream.read(block_bytes)
+        eof = not block
+        if skipping is not None:
+            cut = block.find(b"\n")
+            if cut < 0 and not eof:
+                continue
+            yield LineBlock(
+                pl.Series("line", [], dtype=pl.String),
+                pl.Series("source_line", [], dtype=pl.Int64),
+                [Reject(next_line, "line_too_long", _raw_text(skipping))],
+            )
+            next_line += 1
+            skipping = None
+            block = block[cut + 1 :] if cut >= 0 else b""
+        data = pending + block
+        if eof and data and not data.endswith(b"\n"):
+            data += b"\n"
+        cut = data.rfind(b"\n") + 1
+        complete, pending = data[:cut], data[cut:]
+        if complete:
+            lines = _split_block(complete, next_line, max_line_bytes)
+            next_line += complete.count(b"\n")
+            yield lines
+        if len(pending) > max_line_bytes:
+            skipping, pending = pending[:RAW_TEXT_LIMIT], b""
+        if eof:
+            return
+
+
+def _validate_extra_fields(names: tuple[str, ...]) -> None:
+    seen: set[str] = set()
+    for name in names:
+        if not name or not name.strip():
+            raise ForensicsError("--extra-fields: empty field name")
+        if name in COMBINED_COLUMNS or name == "source_line":
+            raise ForensicsError(
+                f"--extra-fields: {name!r} is already a combined-log field; "
+                "pick another name and use --map to route it"
+            )
+        if name in seen:
+            raise ForensicsError(f"--extra-fields: {name!r} is named twice")
+        seen.add(name)
+
+
+def _null_if_dash(expr: pl.Expr) -> pl.Expr:
+    return pl.when(expr.is_in(["-", ""])).then(None).otherwise(expr)
+
+
+def _unescape(expr: pl.Expr) -> pl.Expr:
+    return expr.str.replace_all(r'\\(["\\])', "$1")
+
+
+def parse_lines(
+    lines: pl.Series, line_numbers: pl.Series, options: ReaderOptions
+) -> tuple[pl.DataFrame, list[Reject]]:
+    """Parse combined/common lines (vectorised); return the rows and the rejected lines."""
+    extra = options.extra_fields
+    tz = options.tz or "UTC"
+    frame = pl.DataFrame([line_numbers, lines]).filter(pl.col("line").str.contains(r"\S"))
+    parsed = frame.with_columns(
+        pl.col("line").str.extract_groups(_line_pattern(len(extra))).alias("g")
+    ).unnest("g")
+    time = pl.col("time")
+    parsed = parsed.with_columns(
+        pl.coalesce(
+            time.str.strptime(UTC_TS, _TIME_WITH_OFFSET, strict=False),
+            time.str.strptime(pl.Datetime("us"), _TIME_WITHOUT_OFFSET, strict=False)
+            .dt.replace_time_zone(tz, ambiguous="earliest", non_existent="null")
+            .dt.convert_time_zone("UTC"),
+        ).alias("ts")
+    )
+    failed = parsed.filter(pl.col("src_ip").is_null() | pl.col("ts").is_null())
+    rejects = [
+        Reject(
+            row["source_line"],
+            "not_combined_log" if row["src_ip"] is None else f"bad_timestamp: {row['time'][:64]}",
+            row["line"].rstrip("\r\n"),
+        )
+        for row in failed.select("source_line", "src_ip", "time", "line").iter_rows(named=True)
+    ]
+    ok = parsed.filter(pl.col("src_ip").is_not_null() & pl.col("ts").is_not_null())
+    request = _unescape(_null_if_dash(pl.col("request")))
+    extra_exprs = [
+        pl.coalesce(
+            _unescape(_null_if_dash(pl.col(f"xq{i}"))), _null_if_dash(pl.col(f"xb{i}"))
+        ).alias(name)
+        for i, name in enumerate(extra)
+    ]
+    out = ok.with_columns(request.alias("request")).select(
+        "source_line",
+        "ts",
+        "src_ip",
+        _null_if_dash(pl.col("ident")).alias("ident"),
+        _unescape(_null_if_dash(pl.col("user"))).alias("user"),
+        pl.col("request").str.extract_groups(_REQUEST_PATTERN).alias("r"),
+        "request",
+        _null_if_dash(pl.col("status")).cast(pl.Int16).alias("status"),
+        _null_if_dash(pl.col("bytes")).cast(pl.Int64, strict=False).alias("bytes"),
+        _unescape(_null_if_dash(pl.col("referer"))).alias("referer"),
+        _unescape(_null_if_dash(pl.col("user_agent"))).alias("user_agent"),
+        *extra_exprs,
+        pl.col("trailing").replace("", None),
+    )
+    out = out.unnest("r").select("source_line", *COMBINED_COLUMNS[:12], *extra, "trailing")
+    return out, rejects
+
+
+def _sniff_lines(head: bytes) -> list[str]:
+    text = head.decode("utf-8", errors="replace")
+    lines = text.splitlines()
+    if len(lines) > 1 and not text.endswith("\n"):
+        lines = lines[:-1]  # the head cut the last line short
+    return [line for line in lines if line.strip()][:5]
+
+
+class CombinedLogReader:
+    """nginx/Apache combined log (common-log lines are accepted too)."""
+
+    name = "combined"
+
+    def sniff(self, head: bytes) -> bool:
+        lines = _sniff_lines(head)
+        return bool(lines) and all(_SNIFF_COMBINED.match(line) for line in lines[:3])
+
+    def read(self, stream: BinaryIO, options: ReaderOptions) -> Iterator[Batch]:
+        _validate_extra_fields(options.extra_fields)
+        for block in iter_line_blocks(stream):
+            step = max(1, options.batch_lines)
+            for start in range(0, max(len(block.lines), 1), step):
+                frame, rejects = parse_lines(
+                    block.lines.slice(start, step), block.line_numbers.slice(start, step), options
+                )
+                if start == 0:
+                    rejects = block.rejects + rejects
+                if frame.height or rejects:
+                    yield Batch(frame, rejects)
+
+
+class CommonLogReader(CombinedLogReader):
+    """NCSA common log: combined without referer and user agent."""
+
+    name = "common"
+
+    def sniff(self, head: bytes) -> bool:
+        lines = _sniff_lines(head)
+        return (
+            bool(lines)
+            and all(_SNIFF_COMMON.match(line) for line in lines[:3])
+            and not any(_SNIFF_COMBINED.match(line) for line in lines[:3])
+        )

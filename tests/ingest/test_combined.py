@@ -1,0 +1,199 @@
+"""The combined / common access-log reader, tested directly against the Reader contract."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+
+import polars as pl
+import pytest
+
+from forensics.errors import ForensicsError
+from forensics.ingest.base import Batch, ReaderOptions, Reject
+from forensics.ingest.combined import (
+    MAX_LINE_BYTES,
+    CombinedLogReader,
+    CommonLogReader,
+    iter_line_blocks,
+)
+
+UTC = dt.UTC
+COMBINED = (
+    '203.0.113.9 - alice [10/Oct/2000:13:55:36 -0700] "GET /v1/chat/completions HTTP/1.1" '
+    '200 2326 "http://example.com/start" "openai-python/1.40.0"\n'
+)
+COMMON = 'in24.inetnebr.com - - [01/Aug/1995:00:00:01 -0400] "GET /ksc.html HTTP/1.0" 200 1839\n'
+
+
+def read(data: bytes, **options) -> tuple[pl.DataFrame, list[Reject]]:
+    batches: list[Batch] = list(
+        CombinedLogReader().read(io.BytesIO(data), ReaderOptions(**options))
+    )
+    frames = [b.frame for b in batches]
+    frame = pl.concat(frames) if frames else pl.DataFrame()
+    return frame, [r for b in batches for r in b.rejects]
+
+
+def test_combined_line_maps_to_canonical_columns_in_utc():
+    frame, rejects = read(COMBINED.encode())
+    assert rejects == []
+    row = frame.row(0, named=True)
+    assert row["ts"] == dt.datetime(2000, 10, 10, 20, 55, 36, tzinfo=UTC)
+    assert frame.schema["ts"] == pl.Datetime("us", "UTC")
+    assert frame.schema["source_line"] == pl.Int64
+    assert row["source_line"] == 1
+    assert row["src_ip"] == "203.0.113.9"
+    assert row["user"] == "alice"
+    assert row["ident"] is None
+    assert (row["method"], row["endpoint"], row["protocol"]) == (
+        "GET",
+        "/v1/chat/completions",
+        "HTTP/1.1",
+    )
+    assert row["status"] == 200
+    assert row["bytes"] == 2326
+    assert row["referer"] == "http://example.com/start"
+    assert row["user_agent"] == "openai-python/1.40.0"
+
+
+def test_common_log_host_name_client_is_kept_and_time_converted_to_utc():
+    frame, rejects = read(COMMON.encode())
+    assert rejects == []
+    row = frame.row(0, named=True)
+    assert row["src_ip"] == "in24.inetnebr.com"
+    assert row["ts"] == dt.datetime(1995, 8, 1, 4, 0, 1, tzinfo=UTC)
+    assert row["referer"] is None and row["user_agent"] is None
+
+
+def test_ipv6_client_and_dashes_become_null():
+    line = '2001:db8::1 - - [10/Oct/2000:13:55:36 +0000] "GET / HTTP/1.1" 304 - "-" "-"\n'
+    frame, rejects = read(line.encode())
+    assert rejects == []
+    row = frame.row(0, named=True)
+    assert row["src_ip"] == "2001:db8::1"
+    assert row["bytes"] is None and row["referer"] is None and row["user_agent"] is None
+    assert row["user"] is None
+
+
+def test_escaped_quotes_inside_quoted_fields_are_unescaped():
+    line = (
+        '198.51.100.4 - - [10/Oct/2000:13:55:36 +0000] "GET /q?x=\\"1\\" HTTP/1.1" 200 5 '
+        '"-" "evil \\"agent\\" \\\\ v2"\n'
+    )
+    frame, rejects = read(line.encode())
+    assert rejects == []
+    row = frame.row(0, named=True)
+    assert row["endpoint"] == '/q?x="1"'
+    assert row["user_agent"] == 'evil "agent" \\ v2'
+
+
+def test_extra_fields_are_named_in_order_and_unnamed_tail_kept():
+    line = COMBINED.rstrip("\n") + ' "acct_42" "req-7" 0.153 "surplus"\n'
+    frame, rejects = read(line.encode(), extra_fields=("account_id", "request_id", "rt"))
+    assert rejects == []
+    row = frame.row(0, named=True)
+    assert (row["account_id"], row["request_id"], row["rt"]) == ("acct_42", "req-7", "0.153")
+    assert row["trailing"] == '"surplus"'
+    assert row["user_agent"] == "openai-python/1.40.0"
+
+
+def test_missing_extra_fields_are_null_not_rejected():
+    frame, rejects = read(COMBINED.encode(), extra_fields=("account_id", "request_id"))
+    assert rejects == []
+    assert frame["account_id"].to_list() == [None]
+
+
+def test_extra_field_name_clashing_with_a_log_field_is_a_user_error():
+    with pytest.raises(ForensicsError, match="src_ip"):
+        read(COMBINED.encode(), extra_fields=("src_ip",))
+
+
+def test_trailing_spaces_and_crlf_are_tolerated():
+    frame, rejects = read(COMBINED.replace("\n", " \r\n").encode())
+    assert rejects == [] and frame.height == 1
+    assert frame["user_agent"].to_list() == ["openai-python/1.40.0"]
+    assert frame["trailing"].to_list() == [None]
+
+
+def test_scanner_junk_request_keeps_row_with_null_method():
+    line = (
+        '192.0.2.1 - - [10/Oct/2000:13:55:36 +0000] "\\x16\\x03\\x01\\x00\\xa5" 400 157 "-" "-"\n'
+    )
+    frame, rejects = read(line.encode())
+    assert rejects == []
+    row = frame.row(0, named=True)
+    assert row["method"] is None and row["endpoint"] is None
+    assert row["request"] == "\\x16\\x03\\x01\\x00\\xa5"
+    assert row["status"] == 400
+
+
+def test_bad_lines_are_rejected_with_reasons_and_raw_text_and_good_lines_kept():
+    data = (
+        COMBINED.encode()
+        + b"this is not a log line\n"
+        + b'192.0.2.1 - - [99/Foo/2000:99:99:99 +0000] "GET / HTTP/1.1" 200 1 "-" "-"\n'
+        + b"bad \xff\xfe utf8\n"
+        + b"nul \x00 byte\n"
+        + COMMON.encode()
+    )
+    frame, rejects = read(data)
+    assert frame["source_line"].to_list() == [1, 6]
+    by_line = {r.line: r for r in rejects}
+    assert by_line[2].reason == "not_combined_log"
+    assert by_line[2].raw == "this is not a log line"
+    assert by_line[3].reason.startswith("bad_timestamp")
+    assert by_line[4].reason == "invalid_utf8"
+    assert by_line[4].raw == "bad \\xff\\xfe utf8"
+    assert by_line[5].reason == "nul_byte"
+
+
+def test_absurdly_long_line_is_rejected_without_buffering_it_all():
+    long_line = b"A" * (MAX_LINE_BYTES * 3) + b"\n"
+    blocks = list(
+        iter_line_blocks(
+            io.BytesIO(COMBINED.encode() + long_line + COMMON.encode()), block_bytes=4096
+        )
+    )
+    rejects = [r for b in blocks for r in b.rejects]
+    assert [(r.line, r.reason) for r in rejects] == [(2, "line_too_long")]
+    assert len(rejects[0].raw) <= 4096
+    numbers = pl.concat([b.line_numbers for b in blocks]).to_list()
+    assert numbers == [1, 3]
+
+
+def test_line_numbers_continue_across_blocks_and_batches():
+    data = (COMBINED * 1000).encode()
+    blocks = list(iter_line_blocks(io.BytesIO(data), block_bytes=1000))
+    numbers = pl.concat([b.line_numbers for b in blocks]).to_list()
+    assert numbers == list(range(1, 1001))
+    frame, _ = read(data, batch_lines=64)
+    assert frame["source_line"].to_list() == list(range(1, 1001))
+
+
+def test_last_line_without_newline_and_blank_lines():
+    frame, rejects = read(b"\n" + COMBINED.encode() + b"   \n" + COMMON.rstrip("\n").encode())
+    assert rejects == []
+    assert frame["source_line"].to_list() == [2, 4]
+
+
+def test_time_without_offset_uses_the_given_zone():
+    line = '192.0.2.1 - - [10/Oct/2000:13:55:36] "GET / HTTP/1.1" 200 1\n'
+    frame, rejects = read(line.encode(), tz="Europe/Paris")
+    assert rejects == []
+    assert frame["ts"].to_list() == [dt.datetime(2000, 10, 10, 11, 55, 36, tzinfo=UTC)]
+
+
+def test_empty_input_yields_no_rows():
+    frame, rejects = read(b"")
+    assert frame.height == 0 and rejects == []
+
+
+def test_sniff_tells_combined_from_common_and_from_json():
+    assert CombinedLogReader().sniff(COMBINED.encode() * 3)
+    assert not CommonLogReader().sniff(COMBINED.encode() * 3)
+    assert CommonLogReader().sniff(COMMON.encode() * 3)
+    assert not CombinedLogReader().sniff(COMMON.encode() * 3)
+    assert not CombinedLogReader().sniff(b'{"ts": "2024-01-01T00:00:00Z"}\n')
+    assert not CommonLogReader().sniff(b"\x89PNG\r\n\x1a\n")
+    # A head cut in the middle of a line still sniffs.
+    assert CombinedLogReader().sniff((COMBINED * 2).encode()[:-40])
