@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from forensics.errors import ForensicsError
 from forensics.ingest.base import Reader
+from forensics.ingest.combined import CombinedLogReader, CommonLogReader
 from forensics.ingest.delimited import CsvReader
 from forensics.ingest.jsonl import JsonlReader
 from forensics.ingest.litellm import LiteLLMReader
@@ -22,6 +23,8 @@ READER_CLASSES: list[type] = [
     LiteLLMReader,
     JsonlReader,
     # Combined / common web logs (B): go here, before CSV.
+    CombinedLogReader,
+    CommonLogReader,
     CsvReader,
 ]
 
