@@ -63,6 +63,31 @@ def main(
 # --- ingest command (issue 2) ---
 
 # --- cluster and features commands (issue 4) ---
+@app.command("features")
+@user_errors
+def features_command(
+    store: Annotated[str, typer.Argument(help="The store folder.")],
+    output: Annotated[
+        str | None,
+        typer.Option(
+            "--output", "-o", help="Write the table to FILE (.parquet, .csv or .json by extension)."
+        ),
+    ] = None,
+) -> None:
+    """Export the per-account feature table (computed from the store if `cluster` has not run)."""
+    from pathlib import Path
+
+    from forensics.console import stderr, stdout
+    from forensics.features.export import export_features, load_features, summary_table
+    from forensics.store import Store
+
+    frame = load_features(Store(store))
+    if output is None:
+        stdout.print(summary_table(frame))
+    else:
+        fmt = export_features(frame, Path(output))
+        stderr.print(f"wrote {frame.height} accounts x {frame.width - 1} features ({fmt})")
+
 
 # --- report command (issue 5) ---
 

@@ -1,0 +1,482 @@
+"""Per-account and cross-account features, as lazy Polars over the canonical events.
+
+One pass over the events extracts the few columns the features need (the prompt becomes
+its length, a 64-bit hash of its template skeleton and a reasoning flag, so the text is
+read once); every feature is then a group-by on that slim frame, and the per-account tables
+are joined on ``account_id``. Nothing loops over events or accounts in Python.
+
+Per-account features describe how one account behaves; many honest users look extreme on
+them alone (researchers, batch jobs, heavy developers), so they are context, not a gate.
+Cross-account features measure what an account shares with others (IPs, subnets, payment
+fingerprints, creation hour, (hour, /24) activity cells, prompt templates, the day it
+switched models) against what the population would give by chance: that is the evidence
+of coordination. docs/detection.md ("Features") says what each one measures.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import dataclass
+
+import polars as pl
+
+from forensics.features.catalog import FEATURE_SCHEMA
+from forensics.features.network import subnet16, subnet24
+from forensics.features.text import asks_for_reasoning, prompt_skeleton, skeleton_words
+from forensics.schema import ACCOUNT_SCHEMA, EVENT_SCHEMA
+
+
+@dataclass(frozen=True)
+class FeatureParams:
+    """Tuning of the cross-account features (defaults are what `cluster` uses)."""
+
+    sync_bucket: str = "1h"  # time bucket of a synchrony cell (time bucket, /24)
+    min_template_words: int = 3  # shorter skeletons ("hello", "<n>") are not templates
+    newest_model_min_share: float = 0.01  # a model needs this share of requests to be "newest"
+    adoption_window_days: int = 15  # centred window of the adoption-curve baseline (median)
+    creation_window_days: int = 7  # centred window of the creation-rate baseline (mean)
+
+
+def _slim_events(events: pl.LazyFrame) -> pl.LazyFrame:
+    """The columns the features need, with the prompt reduced to length, template, flag."""
+    names = events.collect_schema().names()
+    missing = [pl.lit(None, dtype=t).alias(n) for n, t in EVENT_SCHEMA.items() if n not in names]
+    if missing:
+        events = events.with_columns(missing)
+    prompt = pl.col("prompt")
+    skeleton = prompt_skeleton(prompt)
+    return events.filter(pl.col("account_id").is_not_null() & pl.col("ts").is_not_null()).select(
+        "account_id",
+        pl.col("ts").cast(EVENT_SCHEMA["ts"]),
+        "src_ip",
+        "user_agent",
+        "model",
+        pl.col("status").cast(pl.Int16),
+        pl.col("input_tokens").cast(pl.Int64),
+        pl.col("output_tokens").cast(pl.Int64),
+        prompt.str.len_chars().alias("prompt_chars"),
+        pl.when(skeleton.is_not_null()).then(skeleton.hash(seed=0x5EED)).alias("template"),
+        skeleton_words(skeleton).alias("template_words"),
+        asks_for_reasoning(prompt).alias("reasoning"),
+    )
+
+
+def _safe_div(num: pl.Expr, den: pl.Expr) -> pl.Expr:
+    """num / den, null where den is 0 or null."""
+    return pl.when(den > 0).then(num / den)
+
+
+def _day_range(day: pl.Expr) -> pl.Expr:
+    """Every date from the column's min to its max (one placeholder date when it is empty)."""
+    fallback = pl.lit(dt.date(1970, 1, 1))
+    start = pl.coalesce(day.min(), fallback)
+    end = pl.coalesce(day.max(), fallback)
+    return pl.date_range(start, end, "1d").alias(day.meta.output_name())
+
+
+def _volume_timing(ev: pl.LazyFrame) -> pl.LazyFrame:
+    """Volume, activity span, inter-arrival regularity and burstiness.
+
+    Gaps are the seconds between an account's consecutive requests; CV = sigma/mu and
+    burstiness B = (sigma - mu)/(sigma + mu) (Goh & Barabasi): -1 for a metronome, 0 for
+    a Poisson process, towards +1 for human bursts and long pauses.
+    """
+    gaps = pl.col("ts").sort().diff().dt.total_microseconds().cast(pl.Float64) / 1e6
+    timing = ev.group_by("account_id").agg(
+        pl.len().alias("requests"),
+        pl.col("ts").min().alias("first_seen"),
+        pl.col("ts").max().alias("last_seen"),
+        pl.col("ts").dt.date().n_unique().alias("active_days"),
+        pl.col("ts").dt.truncate("1h").n_unique().alias("active_hours"),
+        pl.col("ts").dt.hour().n_unique().alias("hours_of_day"),
+        gaps.median().alias("gap_median_s"),
+        gaps.mean().alias("_gap_mean"),
+        gaps.std().alias("_gap_std"),
+        # share of consecutive requests (in time order) whose IP differs from the previous
+        (pl.col("src_ip").sort_by("ts") != pl.col("src_ip").sort_by("ts").shift(1))
+        .mean()
+        .alias("ip_switch_share"),
+    )
+    mu, sigma = pl.col("_gap_mean"), pl.col("_gap_std")
+    return timing.with_columns(
+        ((pl.col("last_seen") - pl.col("first_seen")).dt.total_seconds() / 86400.0).alias(
+            "span_days"
+        ),
+        (pl.col("requests") / pl.col("active_days")).alias("requests_per_active_day"),
+        (pl.col("requests") / pl.col("active_hours")).alias("requests_per_active_hour"),
+        _safe_div(sigma, mu).alias("gap_cv"),
+        _safe_div(sigma - mu, sigma + mu).alias("burstiness"),
+    ).drop("_gap_mean", "_gap_std")
+
+
+def _hour_entropy(ev: pl.LazyFrame) -> pl.LazyFrame:
+    """Shannon entropy (bits) of the account's UTC hour-of-day histogram, 0..log2(24)."""
+    return (
+        ev.group_by("account_id", pl.col("ts").dt.hour().alias("hour"))
+        .len()
+        .group_by("account_id")
+        .agg(pl.col("len").entropy(base=2).alias("hour_entropy"))
+    )
+
+
+def _ip_prefixes(ev: pl.LazyFrame) -> pl.LazyFrame:
+    """(src_ip, subnet24, subnet16) for every distinct IP (prefixes computed once per IP)."""
+    ips = ev.select("src_ip").filter(pl.col("src_ip").is_not_null()).unique()
+    return ips.with_columns(
+        subnet24(pl.col("src_ip")).alias("subnet24"), subnet16(pl.col("src_ip")).alias("subnet16")
+    )
+
+
+def _network(ev: pl.LazyFrame, account_ips: pl.LazyFrame) -> pl.LazyFrame:
+    """IP, subnet and user-agent counts and churn."""
+    per_account = account_ips.group_by("account_id").agg(
+        pl.col("src_ip").n_unique().alias("distinct_ips"),
+        pl.col("subnet24").drop_nulls().n_unique().alias("distinct_subnets24"),
+        pl.col("subnet16").drop_nulls().n_unique().alias("distinct_subnets16"),
+    )
+    agents = ev.group_by("account_id").agg(
+        pl.when(pl.col("user_agent").count() > 0)
+        .then(pl.col("user_agent").drop_nulls().n_unique())
+        .alias("distinct_user_agents"),
+        pl.col("user_agent").count().alias("_ua_requests"),
+    )
+    return agents.join(per_account, on="account_id", how="left").select(
+        "account_id",
+        "distinct_user_agents",
+        "distinct_ips",
+        "distinct_subnets24",
+        "distinct_subnets16",
+        _safe_div(pl.col("distinct_user_agents"), pl.col("_ua_requests")).alias(
+            "user_agents_per_request"
+        ),
+    )
+
+
+def _models(ev: pl.LazyFrame, params: FeatureParams) -> tuple[pl.LazyFrame, pl.LazyFrame]:
+    """Model mix, and the day each account first used the newest model.
+
+    The newest model is the one whose first request in the store is latest, among models
+    with at least ``newest_model_min_share`` of all requests (so one stray request to an
+    odd model name does not define it).
+    """
+    per_pair = (
+        ev.filter(pl.col("model").is_not_null())
+        .group_by("account_id", "model")
+        .agg(pl.len().alias("n"), pl.col("ts").min().alias("first_ts"))
+    )
+    per_model = per_pair.group_by("model").agg(
+        pl.col("n").sum().alias("n"), pl.col("first_ts").min().alias("first_ts")
+    )
+    newest = (
+        per_model.filter(pl.col("n") >= params.newest_model_min_share * pl.col("n").sum())
+        .sort("first_ts", "model", descending=[True, False])
+        .head(1)
+        .select("model", pl.lit(True).alias("is_newest"))
+    )
+    marked = per_pair.join(newest, on="model", how="left").with_columns(
+        pl.col("is_newest").fill_null(False)
+    )
+    mix = marked.group_by("account_id").agg(
+        pl.len().alias("distinct_models"),
+        (pl.col("n").max() / pl.col("n").sum()).alias("top_model_share"),
+        (pl.col("n").filter(pl.col("is_newest")).sum() / pl.col("n").sum()).alias(
+            "newest_model_share"
+        ),
+        pl.col("first_ts")
+        .filter(pl.col("is_newest"))
+        .min()
+        .dt.date()
+        .alias("newest_model_first_day"),
+    )
+    return mix, _model_switch(mix, params)
+
+
+def _model_switch(mix: pl.LazyFrame, params: FeatureParams) -> pl.LazyFrame:
+    """Fleet-wide switch: accounts adopting the newest model on the account's adoption day.
+
+    The population's adoption curve is the number of accounts adopting per day (days with
+    no adoption count 0); its baseline on a day is the centred rolling median over
+    ``adoption_window_days``, which one spike barely moves. ``model_switch_burst`` =
+    adopters that day / max(1, baseline): a ring switching together stands out as a spike
+    well above the curve, honest users trickle in along it.
+    """
+    day = pl.col("newest_model_first_day")
+    adopters = mix.filter(day.is_not_null()).group_by(day.alias("day")).agg(pl.len().alias("n"))
+    days = adopters.select(_day_range(pl.col("day")))
+    curve = (
+        days.join(adopters, on="day", how="left")
+        .with_columns(pl.col("n").fill_null(0))
+        .sort("day")
+        .with_columns(
+            pl.col("n")
+            .cast(pl.Float64)
+            .rolling_median(params.adoption_window_days, min_samples=1, center=True)
+            .alias("baseline")
+        )
+    )
+    return (
+        mix.select("account_id", day)
+        .filter(day.is_not_null())
+        .join(curve, left_on="newest_model_first_day", right_on="day", how="left")
+        .select(
+            "account_id",
+            pl.col("n").alias("model_switch_day_accounts"),
+            (pl.col("n") / pl.max_horizontal(pl.col("baseline"), pl.lit(1.0))).alias(
+                "model_switch_burst"
+            ),
+        )
+    )
+
+
+def _tokens_status(ev: pl.LazyFrame) -> pl.LazyFrame:
+    """Token statistics and error / rate-limit shares (of requests with a status)."""
+    status = pl.col("status")
+    return ev.group_by("account_id").agg(
+        pl.col("input_tokens").mean().alias("input_tokens_mean"),
+        pl.col("output_tokens").mean().alias("output_tokens_mean"),
+        pl.when(pl.col("output_tokens").count() > 0)
+        .then(pl.col("output_tokens").sum())
+        .alias("output_tokens_total"),
+        _safe_div(
+            pl.col("output_tokens").filter(pl.col("input_tokens").is_not_null()).sum(),
+            pl.col("input_tokens").filter(pl.col("output_tokens").is_not_null()).sum(),
+        ).alias("output_input_ratio"),
+        _safe_div((status >= 400).sum(), status.count()).alias("error_share"),
+        _safe_div((status == 429).sum(), status.count()).alias("rate_limited_share"),
+    )
+
+
+def _prompts(ev: pl.LazyFrame, params: FeatureParams) -> pl.LazyFrame:
+    """Prompt length, template repetition and reasoning requests, plus shared templates.
+
+    Shared templates: for each skeleton of at least ``min_template_words`` words, n_k is
+    the number of accounts using it and idf_k = clip(ln(N/n_k) / ln(N/2), 0, 1) with N the
+    number of accounts with prompts (1 for a template two accounts share, 0 for one that
+    everyone uses). ``shared_template_share`` = sum over the account's prompts on
+    templates with n_k >= 2 of idf_k, divided by its prompts: high when most of its
+    traffic comes from templates that a few other accounts, and hardly anyone else, use.
+    """
+    lengths = ev.group_by("account_id").agg(
+        pl.col("prompt_chars").count().alias("prompted_requests"),
+        pl.col("prompt_chars").mean().alias("prompt_chars_mean"),
+        _safe_div(pl.col("prompt_chars").std(), pl.col("prompt_chars").mean()).alias(
+            "prompt_chars_cv"
+        ),
+        pl.col("reasoning").mean().alias("reasoning_share"),
+    )
+    pairs = (
+        ev.filter(pl.col("template").is_not_null())
+        .group_by("account_id", "template")
+        .agg(pl.len().alias("n"), pl.col("template_words").first().alias("words"))
+    )
+    n_accounts = pl.col("account_id").n_unique()
+    per_template = pairs.group_by("template").agg(pl.len().alias("template_accounts"))
+    prompted_accounts = pairs.select(n_accounts.alias("N"))
+    idf = (
+        (pl.lit(1.0) * pl.col("N") / pl.col("template_accounts")).log()
+        / pl.max_horizontal(pl.col("N") / 2.0, pl.lit(math.e)).log()
+    ).clip(0.0, 1.0)
+    weighted = (
+        pairs.join(per_template, on="template", how="left")
+        .join(prompted_accounts, how="cross")
+        .with_columns(
+            pl.when(
+                (pl.col("template_accounts") >= 2) & (pl.col("words") >= params.min_template_words)
+            )
+            .then(idf)
+            .otherwise(0.0)
+            .alias("idf")
+        )
+    )
+    templates = weighted.group_by("account_id").agg(
+        pl.len().alias("distinct_templates"),
+        (pl.col("n").max() / pl.col("n").sum()).alias("top_template_share"),
+        (pl.col("n").filter(pl.col("n") >= 2).sum() / pl.col("n").sum()).alias(
+            "template_repeat_share"
+        ),
+        pl.col("template_accounts")
+        .sort_by("n", "template", descending=[True, False])
+        .first()
+        .alias("top_template_accounts"),
+        ((pl.col("n") * pl.col("idf")).sum() / pl.col("n").sum()).alias("shared_template_share"),
+    )
+    return lengths.join(templates, on="account_id", how="left")
+
+
+def _infra_sharing(account_ips: pl.LazyFrame) -> pl.LazyFrame:
+    """Accounts per IP and per /24, as the max and median over the account's IPs / subnets."""
+    ip_accounts = account_ips.group_by("src_ip").agg(pl.len().alias("ip_accounts"))
+    per_ip = (
+        account_ips.join(ip_accounts, on="src_ip")
+        .group_by("account_id")
+        .agg(
+            pl.col("ip_accounts").max().alias("ip_accounts_max"),
+            pl.col("ip_accounts").median().alias("ip_accounts_median"),
+        )
+    )
+    account_subnets = account_ips.select("account_id", "subnet24").drop_nulls().unique()
+    subnet_accounts = account_subnets.group_by("subnet24").agg(pl.len().alias("subnet_accounts"))
+    per_subnet = (
+        account_subnets.join(subnet_accounts, on="subnet24")
+        .group_by("account_id")
+        .agg(
+            pl.col("subnet_accounts").max().alias("subnet24_accounts_max"),
+            pl.col("subnet_accounts").median().alias("subnet24_accounts_median"),
+        )
+    )
+    return per_ip.join(per_subnet, on="account_id", how="left")
+
+
+def _synchrony(ev: pl.LazyFrame, prefixes: pl.LazyFrame, params: FeatureParams) -> pl.LazyFrame:
+    """SynchroTrap-style co-activity in (time bucket, /24) cells, against chance.
+
+    A cell is (time bucket b, subnet s); c_bs is the number of accounts active in it. With
+    A_b the accounts active in b (summed over subnets), S_s the cells on s summed over
+    buckets and T all cells, independence of time and place expects
+    E_bs = (A_b - 1)(S_s - 1)/T *other* accounts beside a given one. ``sync_ratio`` =
+    (sum (c_bs - 1) + 1) / (sum E_bs + 1) over the account's cells: about 1 for an account
+    whose neighbours are there by chance, large when the same accounts keep appearing in
+    the same subnets in the same hours (one operator's scheduler on one proxy pool).
+    """
+    cells = (
+        ev.filter(pl.col("src_ip").is_not_null())
+        .select(
+            "account_id", pl.col("ts").dt.truncate(params.sync_bucket).alias("bucket"), "src_ip"
+        )
+        .unique()
+        .join(prefixes.select("src_ip", "subnet24"), on="src_ip")
+        .filter(pl.col("subnet24").is_not_null())
+        .select("account_id", "bucket", "subnet24")
+        .unique()
+    )
+    occupancy = cells.group_by("bucket", "subnet24").agg(pl.len().alias("c"))
+    per_bucket = cells.group_by("bucket").agg(pl.len().alias("A"))
+    per_subnet = cells.group_by("subnet24").agg(pl.len().alias("S"))
+    total = cells.select(pl.len().alias("T"))
+    expected = (pl.col("A") - 1).cast(pl.Float64) * (pl.col("S") - 1).cast(pl.Float64) / pl.col("T")
+    return (
+        cells.join(occupancy, on=["bucket", "subnet24"])
+        .join(per_bucket, on="bucket")
+        .join(per_subnet, on="subnet24")
+        .join(total, how="cross")
+        .group_by("account_id")
+        .agg(
+            pl.len().alias("sync_cells"),
+            (pl.col("c") - 1).mean().cast(pl.Float64).alias("sync_peers_mean"),
+            (((pl.col("c") - 1).sum() + 1) / (expected.sum() + 1.0)).alias("sync_ratio"),
+        )
+    )
+
+
+def _account_records(accounts: pl.LazyFrame, params: FeatureParams) -> pl.LazyFrame:
+    """Features from account records: sharing of payment / email domain / org, creation bursts.
+
+    Creation burst: with h the account's creation hour, k_h the accounts created in it and
+    lambda the expected hourly rate (the centred ``creation_window_days`` mean of daily
+    creations / 24), ``creation_burst`` = (k_h - lambda) / sqrt(lambda + 1), a Poisson
+    z-score guarded for quiet periods: near 0 for steady sign-ups, tens for a batch
+    registered by a script in one hour.
+    """
+    names = accounts.collect_schema().names()
+    accounts = accounts.select(
+        pl.col(n).cast(t) if n in names else pl.lit(None, dtype=t).alias(n)
+        for n, t in ACCOUNT_SCHEMA.items()
+    ).filter(pl.col("account_id").is_not_null())
+    accounts = accounts.unique("account_id", keep="first")
+
+    def sharing(column: str, alias: str) -> pl.Expr:
+        return (
+            pl.when(pl.col(column).is_not_null())
+            .then(pl.len().over(column))
+            .cast(pl.Int64)
+            .alias(alias)
+        )
+
+    shared = accounts.select(
+        "account_id",
+        "created_at",
+        sharing("payment_fingerprint", "payment_accounts"),
+        sharing("email_domain", "email_domain_accounts"),
+        sharing("org_id", "org_accounts"),
+        pl.col("created_at").dt.truncate("1h").alias("_hour"),
+        pl.col("created_at").dt.date().alias("_day"),
+    )
+    created = shared.filter(pl.col("_hour").is_not_null())
+    hourly = created.group_by("_hour").agg(pl.len().alias("created_hour_accounts"))
+    daily = created.group_by("_day").agg(pl.len().alias("created_day_accounts"))
+    days = daily.select(_day_range(pl.col("_day")))
+    rate = (
+        days.join(daily, on="_day", how="left")
+        .sort("_day")
+        .with_columns(
+            (
+                pl.col("created_day_accounts")
+                .fill_null(0)
+                .cast(pl.Float64)
+                .rolling_mean(params.creation_window_days, min_samples=1, center=True)
+                / 24.0
+            ).alias("_lambda")
+        )
+    )
+    k, lam = pl.col("created_hour_accounts"), pl.col("_lambda")
+    return (
+        shared.join(hourly, on="_hour", how="left")
+        .join(rate, on="_day", how="left")
+        .with_columns(((k - lam) / (lam + 1.0).sqrt()).alias("creation_burst"))
+        .drop("_hour", "_day", "_lambda")
+    )
+
+
+def compute_account_features(
+    events: pl.LazyFrame,
+    accounts: pl.LazyFrame | None = None,
+    params: FeatureParams | None = None,
+) -> pl.DataFrame:
+    """One row per account_id with events: per-account and cross-account features.
+
+    Columns are exactly ``FEATURE_SCHEMA`` (see forensics.features.catalog and
+    docs/detection.md); a feature the data cannot define (no prompts, no account records,
+    no status codes) is null, never an error. Account records are optional; accounts that
+    have records but no events get no row, though they count in the sharing features.
+    """
+    params = params or FeatureParams()
+    ev = _slim_events(events).collect(engine="streaming").lazy()
+    prefixes = _ip_prefixes(ev)
+    account_ips = (
+        ev.filter(pl.col("src_ip").is_not_null())
+        .select("account_id", "src_ip")
+        .unique()
+        .join(prefixes, on="src_ip", how="left")
+    )
+    mix, switch = _models(ev, params)
+    parts = [
+        _hour_entropy(ev),
+        _network(ev, account_ips),
+        mix,
+        switch,
+        _tokens_status(ev),
+        _prompts(ev, params),
+        _infra_sharing(account_ips),
+        _synchrony(ev, prefixes, params),
+    ]
+    table = _volume_timing(ev)
+    for part in parts:
+        table = table.join(part, on="account_id", how="left")
+    if accounts is not None:
+        table = table.join(_account_records(accounts, params), on="account_id", how="left")
+        table = table.with_columns(
+            ((pl.col("first_seen") - pl.col("created_at")).dt.total_seconds() / 86400.0).alias(
+                "account_age_days"
+            )
+        )
+    table = table.with_columns(
+        (pl.col("distinct_ips") / pl.col("requests")).alias("ips_per_request"),
+        (pl.col("distinct_ips") / pl.col("active_days")).alias("new_ips_per_active_day"),
+    )
+    have = table.collect_schema().names()
+    columns = [
+        pl.col(n).cast(t) if n in have else pl.lit(None, dtype=t).alias(n)
+        for n, t in FEATURE_SCHEMA.items()
+    ]
+    return table.select(columns).sort("account_id").collect()
