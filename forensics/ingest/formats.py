@@ -14,12 +14,14 @@ from forensics.ingest.combined import CombinedLogReader, CommonLogReader
 from forensics.ingest.delimited import CsvReader
 from forensics.ingest.jsonl import JsonlReader
 from forensics.ingest.litellm import LiteLLMReader
+from forensics.ingest.otel import OtelReader
 from forensics.ingest.parquet import ParquetReader
 
 # Order matters: the first reader whose sniff() accepts the head of a file reads it.
 READER_CLASSES: list[type] = [
     ParquetReader,
     # OTel (B): goes here, before LiteLLM and JSON Lines.
+    OtelReader,
     LiteLLMReader,
     JsonlReader,
     # Combined / common web logs (B): go here, before CSV.
