@@ -38,7 +38,10 @@ def csv_safe(frame: pl.DataFrame) -> pl.DataFrame:
     """Quote-prefix string cells a spreadsheet would evaluate (=, +, -, @, tab, CR first)."""
     text = [c for c, t in frame.schema.items() if t == pl.String]
     return frame.with_columns(
-        pl.when(pl.col(c).str.contains(_FORMULA_START)).then("'" + pl.col(c)).otherwise(pl.col(c))
+        pl.when(pl.col(c).str.contains(_FORMULA_START))
+        .then(pl.lit("'") + pl.col(c))
+        .otherwise(pl.col(c))
+        .alias(c)
         for c in text
     )
 
