@@ -63,6 +63,70 @@ def main(
 # --- ingest command (issue 2) ---
 
 # --- cluster and features commands (issue 4) ---
+@app.command("cluster")
+@user_errors
+def cluster_command(
+    store: Annotated[str, typer.Argument(help="The store folder.")],
+    min_ring_size: Annotated[
+        int | None, typer.Option("--min-ring-size", min=2, help="Smallest ring reported [5].")
+    ] = None,
+    seed: Annotated[
+        int | None, typer.Option("--seed", help="Seed of hashing and sampling [1].")
+    ] = None,
+    views: Annotated[
+        str | None,
+        typer.Option(
+            "--views", help="Views to use, comma-separated: prompt,infra,timing,behaviour."
+        ),
+    ] = None,
+    resolution: Annotated[
+        float | None,
+        typer.Option("--resolution", min=0.0, help="Leiden modularity resolution [0.2]."),
+    ] = None,
+    max_token_share: Annotated[
+        float | None,
+        typer.Option(
+            "--max-token-share", min=0.0, max=1.0, help="Drop tokens held by more accounts [0.05]."
+        ),
+    ] = None,
+    num_perm: Annotated[
+        int | None, typer.Option("--num-perm", min=16, help="MinHash permutations [128].")
+    ] = None,
+    min_score: Annotated[
+        float | None,
+        typer.Option("--min-score", min=0.0, max=1.0, help="Smallest ring score reported [0.5]."),
+    ] = None,
+) -> None:
+    """Find rings of coordinated accounts: features, views, MinHash/LSH, graph, scoring."""
+    import dataclasses
+
+    from forensics.console import stderr
+    from forensics.rings.params import ClusterParams
+    from forensics.rings.pipeline import cluster_store, parse_views
+    from forensics.store import Store
+
+    given = {
+        "min_ring_size": min_ring_size,
+        "seed": seed,
+        "resolution": resolution,
+        "max_token_share": max_token_share,
+        "num_perm": num_perm,
+        "min_score": min_score,
+    }
+    params = dataclasses.replace(
+        ClusterParams(),
+        views=parse_views(views),
+        **{k: v for k, v in given.items() if v is not None},
+    )
+    result = cluster_store(Store(store), params)
+    run = result.run
+    stderr.print(
+        f"cluster: {run['rings']} ring(s), {run['flagged_accounts']} flagged account(s) of "
+        f"{run['accounts']}; views used: {', '.join(run['views_used']) or 'none'} "
+        f"(available: {', '.join(run['views_available']) or 'none'})"
+    )
+
+
 @app.command("features")
 @user_errors
 def features_command(
@@ -90,6 +154,88 @@ def features_command(
 
 
 # --- report command (issue 5) ---
+
+
+class ReportFormat(__import__("enum").StrEnum):
+    """The report formats (an Enum, so that a wrong one is a usage error)."""
+
+    terminal = "terminal"
+    markdown = "markdown"
+    html = "html"
+    json = "json"
+    csv = "csv"
+
+
+@app.command("report")
+@user_errors
+def report_command(
+    store: Annotated[str, typer.Argument(help="The clustered store.", metavar="STORE")],
+    output_format: Annotated[
+        ReportFormat,
+        typer.Option(
+            "--format",
+            "-f",
+            case_sensitive=False,
+            help="terminal, markdown, html (one offline file), json, or csv (the ban list).",
+        ),
+    ] = ReportFormat.terminal,
+    output: Annotated[
+        str | None, typer.Option("--output", "-o", help="Write to this file instead of stdout.")
+    ] = None,
+    ring: Annotated[
+        str | None, typer.Option("--ring", help="Drill into one ring: members and all evidence.")
+    ] = None,
+    tz: Annotated[str, typer.Option("--tz", help="IANA time zone for displayed times.")] = "UTC",
+    start: Annotated[
+        str | None,
+        typer.Option("--from", help="Only events at or after this time (ISO; naive = --tz)."),
+    ] = None,
+    end: Annotated[
+        str | None,
+        typer.Option("--to", help="Only events before this time (a bare date includes that day)."),
+    ] = None,
+    redact: Annotated[
+        bool,
+        typer.Option("--redact", help="Pseudonymise account ids, keys, IPs, e-mail domains."),
+    ] = False,
+    redact_key: Annotated[
+        str | None,
+        typer.Option(
+            "--redact-key",
+            envvar="FORENSICS_REDACT_KEY",
+            show_envvar=True,
+            help="HMAC key for --redact (or the FORENSICS_REDACT_KEY environment variable).",
+        ),
+    ] = None,
+) -> None:
+    """Write the incident report: summary, rings by score with evidence, ban list."""
+    from forensics.report import write_report
+    from forensics.report.model import parse_bound, zone
+
+    if redact and not redact_key:
+        raise typer.BadParameter(
+            "--redact needs a key: --redact-key KEY or FORENSICS_REDACT_KEY", param_hint="--redact"
+        )
+    try:
+        zone(tz)
+    except ForensicsError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--tz") from None
+    for value, hint in ((start, "--from"), (end, "--to")):
+        try:
+            parse_bound(value, "UTC")
+        except ForensicsError as exc:
+            raise typer.BadParameter(str(exc), param_hint=hint) from None
+    write_report(
+        store,
+        output_format=ReportFormat(output_format).value,
+        output=output,
+        ring=ring,
+        tz=tz,
+        start=start,
+        end=end,
+        redact=redact_key if redact else None,
+    )
+
 
 # --- simulate and evaluate commands (issue 3) ---
 @app.command()

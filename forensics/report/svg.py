@@ -1,0 +1,327 @@
+"""Inline SVG charts for the HTML report, generated here (no chart library, no scripts).
+
+Every label that may come from the logs (account ids in node tooltips, ring ids, feature
+labels) goes through ``escape.html_text``; coordinates are numbers the code computed.
+The similarity graph is laid out with a few iterations of Fruchterman-Reingold in NumPy:
+each pair of nodes repels with force k^2/d and each edge attracts with force w*d^2/k
+(k = sqrt(area/n)), starting from a circle in a fixed order, so the drawing is
+deterministic for a given ring.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Sequence
+
+import numpy as np
+
+from forensics.report.escape import html_text as esc
+
+PALETTE = (
+    "#1f77b4",
+    "#d62728",
+    "#2ca02c",
+    "#ff7f0e",
+    "#9467bd",
+    "#8c564b",
+    "#e377c2",
+    "#17becf",
+    "#bcbd22",
+)
+POPULATION_COLOR = "#7f7f7f"
+VIEW_COLORS = {
+    "prompt": "#1f77b4",
+    "infra": "#d62728",
+    "timing": "#2ca02c",
+    "behaviour": "#ff7f0e",
+    "combined": "#555555",
+}
+LAYOUT_ITERATIONS = 80
+
+_FONT = 'font-family="system-ui, sans-serif" font-size="11"'
+
+
+def _svg(width: int, height: int, body: list[str], label: str) -> str:
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
+        f'width="{width}" height="{height}" role="img" aria-label="{esc(label)}" {_FONT}>'
+        f"<title>{esc(label)}</title>" + "".join(body) + "</svg>"
+    )
+
+
+def _nice_max(value: float) -> float:
+    if value <= 0:
+        return 1.0
+    exponent = 10 ** math.floor(math.log10(value))
+    for step in (1, 2, 2.5, 5, 10):
+        if value <= step * exponent:
+            return step * exponent
+    return 10 * exponent
+
+
+def _fmt(value: float) -> str:
+    if value >= 1e6:
+        return f"{value / 1e6:g}M"
+    if value >= 1e3:
+        return f"{value / 1e3:g}k"
+    return f"{value:g}"
+
+
+def line_chart(
+    series: Sequence[tuple[str, str, Sequence[tuple[dt.date, float]]]],
+    label: str,
+    y_label: str,
+    width: int = 720,
+    height: int = 260,
+    percent: bool = False,
+) -> str:
+    """Daily lines: ``series`` is (name, colour, [(date, value)]); missing days count 0."""
+    dates = sorted({d for _n, _c, points in series for d, _v in points})
+    if not dates:
+        return ""
+    left, right, top, bottom = 56, 150, 14, 34
+    pw, ph = width - left - right, height - top - bottom
+    first, last = dates[0].toordinal(), dates[-1].toordinal()
+    span = max(last - first, 1)
+    y_max = _nice_max(max((v for _n, _c, p in series for _d, v in p), default=0.0))
+
+    def x(day: dt.date) -> float:
+        return left + pw * (day.toordinal() - first) / span
+
+    def y(value: float) -> float:
+        return top + ph * (1 - value / y_max)
+
+    body = [f'<rect x="{left}" y="{top}" width="{pw}" height="{ph}" fill="#fafafa" stroke="#ccc"/>']
+    for frac in (0, 0.5, 1):
+        value = y_max * frac
+        text = f"{100 * value:g}%" if percent else _fmt(value)
+        body.append(
+            f'<line x1="{left}" x2="{left + pw}" y1="{y(value):.1f}" y2="{y(value):.1f}" stroke="#e3e3e3"/>'
+            f'<text x="{left - 4}" y="{y(value) + 4:.1f}" text-anchor="end">{esc(text)}</text>'
+        )
+    ticks = dates if len(dates) <= 6 else [dates[round(i * (len(dates) - 1) / 5)] for i in range(6)]
+    for day in ticks:
+        body.append(
+            f'<text x="{x(day):.1f}" y="{top + ph + 16}" text-anchor="middle">{day.isoformat()}</text>'
+        )
+    body.append(
+        f'<text x="12" y="{top + ph / 2:.1f}" transform="rotate(-90 12 {top + ph / 2:.1f})" '
+        f'text-anchor="middle">{esc(y_label)}</text>'
+    )
+    all_days = [dt.date.fromordinal(o) for o in range(first, last + 1)]
+    for i, (name, colour, points) in enumerate(series):
+        values = dict(points)
+        coords = " ".join(f"{x(d):.1f},{y(values.get(d, 0.0)):.1f}" for d in all_days)
+        if len(all_days) == 1:
+            body.append(
+                f'<circle cx="{x(all_days[0]):.1f}" cy="{y(values.get(all_days[0], 0.0)):.1f}" r="3" fill="{colour}"/>'
+            )
+        else:
+            body.append(
+                f'<polyline points="{coords}" fill="none" stroke="{colour}" stroke-width="1.8"/>'
+            )
+        ly = top + 10 + 16 * i
+        body.append(
+            f'<rect x="{left + pw + 10}" y="{ly - 8}" width="10" height="10" fill="{colour}"/>'
+            f'<text x="{left + pw + 24}" y="{ly + 1}">{esc(name)}</text>'
+        )
+    return _svg(width, height, body, label)
+
+
+def scatter(
+    points: Sequence[tuple[str, float, float]],
+    label: str,
+    x_label: str,
+    y_label: str,
+    width: int = 520,
+    height: int = 300,
+) -> str:
+    """Labelled points (name, x, y); x is on a log scale (ring sizes span decades), y in 0..1."""
+    if not points:
+        return ""
+    left, right, top, bottom = 50, 20, 14, 40
+    pw, ph = width - left - right, height - top - bottom
+    xs = [max(p[1], 1.0) for p in points]
+    lo, hi = math.log10(min(xs)), math.log10(max(xs))
+    lo, hi = math.floor(lo), max(math.ceil(hi), math.floor(lo) + 1)
+
+    def x(value: float) -> float:
+        return left + pw * (math.log10(max(value, 1.0)) - lo) / (hi - lo)
+
+    def y(value: float) -> float:
+        value = 0.0 if math.isnan(value) else min(max(value, 0.0), 1.0)
+        return top + ph * (1 - value)
+
+    body = [f'<rect x="{left}" y="{top}" width="{pw}" height="{ph}" fill="#fafafa" stroke="#ccc"/>']
+    for value in (0, 0.5, 1):
+        body.append(
+            f'<text x="{left - 4}" y="{y(value) + 4:.1f}" text-anchor="end">{value:g}</text>'
+        )
+    for exp in range(lo, hi + 1):
+        body.append(
+            f'<text x="{x(10**exp):.1f}" y="{top + ph + 16}" text-anchor="middle">{_fmt(10**exp)}</text>'
+        )
+    body.append(
+        f'<text x="{left + pw / 2:.1f}" y="{height - 4}" text-anchor="middle">{esc(x_label)}</text>'
+    )
+    body.append(
+        f'<text x="12" y="{top + ph / 2:.1f}" transform="rotate(-90 12 {top + ph / 2:.1f})" '
+        f'text-anchor="middle">{esc(y_label)}</text>'
+    )
+    for i, (name, xv, yv) in enumerate(points):
+        colour = PALETTE[i % len(PALETTE)]
+        body.append(
+            f'<circle cx="{x(xv):.1f}" cy="{y(yv):.1f}" r="5" fill="{colour}" fill-opacity="0.8">'
+            f"<title>{esc(name)}</title></circle>"
+            f'<text x="{x(xv) + 7:.1f}" y="{y(yv) + 4:.1f}">{esc(name)}</text>'
+        )
+    return _svg(width, height, body, label)
+
+
+def force_layout(
+    n: int, edges: np.ndarray, weights: np.ndarray, iterations: int = LAYOUT_ITERATIONS
+) -> np.ndarray:
+    """Fruchterman-Reingold positions in [0, 1]^2 for ``n`` nodes (edges: (m, 2) indices)."""
+    angle = 2 * np.pi * np.arange(n) / max(n, 1)
+    pos = 0.5 + 0.45 * np.column_stack([np.cos(angle), np.sin(angle)])
+    if n <= 1:
+        return np.full((n, 2), 0.5)
+    adjacency = np.zeros((n, n))
+    if len(edges):
+        adjacency[edges[:, 0], edges[:, 1]] = weights
+        adjacency[edges[:, 1], edges[:, 0]] = weights
+    k = math.sqrt(1.0 / n)
+    temperature = 0.1
+    for step in range(iterations):
+        delta = pos[:, None, :] - pos[None, :, :]
+        dist = np.maximum(np.linalg.norm(delta, axis=2), 1e-4)
+        force = k * k / dist - adjacency * dist * dist / k
+        np.fill_diagonal(force, 0.0)
+        displacement = (delta / dist[:, :, None] * force[:, :, None]).sum(axis=1)
+        length = np.maximum(np.linalg.norm(displacement, axis=1), 1e-9)
+        cooled = temperature * (1 - step / iterations)
+        pos += displacement / length[:, None] * np.minimum(length, cooled)[:, None]
+    pos -= pos.min(axis=0)
+    scale = pos.max(axis=0)
+    scale[scale == 0] = 1.0
+    return pos / scale
+
+
+def similarity_graph(
+    nodes: Sequence[str],
+    edges: Sequence[tuple[str, str, float, str]],
+    label: str,
+    width: int = 520,
+    height: int = 420,
+) -> str:
+    """The ring's evidence graph: one dot per account, one line per similar pair.
+
+    ``nodes`` are the accounts to draw (the model caps them at its GRAPH_NODES strongest
+    members) and ``edges`` (a, b, similarity, view) the pairs among them, one per pair.
+    """
+    nodes = list(nodes)
+    if not nodes:
+        return ""
+    index = {name: i for i, name in enumerate(nodes)}
+    pairs = [
+        ((index[a], index[b]), (sim, view))
+        for a, b, sim, view in edges
+        if a in index and b in index and a != b
+    ]
+    edge_index = np.array([p for p, _ in pairs], dtype=int).reshape(-1, 2)
+    weights = np.array([max(s, 0.0) for _, (s, _v) in pairs], dtype=float)
+    pos = force_layout(len(nodes), edge_index, weights)
+    margin = 24
+    px = margin + pos[:, 0] * (width - 2 * margin - 110)
+    py = margin + pos[:, 1] * (height - 2 * margin)
+    body = [f'<rect x="0" y="0" width="{width}" height="{height}" fill="#fff" stroke="#ccc"/>']
+    for (i, j), (sim, view) in pairs:
+        colour = VIEW_COLORS.get(view, "#999")
+        body.append(
+            f'<line x1="{px[i]:.1f}" y1="{py[i]:.1f}" x2="{px[j]:.1f}" y2="{py[j]:.1f}" '
+            f'stroke="{colour}" stroke-opacity="{0.15 + 0.6 * min(max(sim, 0), 1):.2f}" stroke-width="1"/>'
+        )
+    show_labels = len(nodes) <= 30
+    for i, name in enumerate(nodes):
+        body.append(
+            f'<circle cx="{px[i]:.1f}" cy="{py[i]:.1f}" r="4" fill="#333"><title>{esc(name)}</title></circle>'
+        )
+        if show_labels:
+            body.append(
+                f'<text x="{px[i] + 6:.1f}" y="{py[i] + 3:.1f}" font-size="9">{esc(name)}</text>'
+            )
+    drawn_views = sorted({v for _p, (_s, v) in pairs})
+    for k, view in enumerate(drawn_views):
+        ly = 18 + 16 * k
+        body.append(
+            f'<line x1="{width - 100}" x2="{width - 84}" y1="{ly}" y2="{ly}" stroke="{VIEW_COLORS.get(view, "#999")}" stroke-width="3"/>'
+            f'<text x="{width - 80}" y="{ly + 4}">{esc(view)}</text>'
+        )
+    return _svg(width, height, body, label)
+
+
+def distribution(
+    ring_values: np.ndarray,
+    population_values: np.ndarray,
+    label: str,
+    width: int = 340,
+    height: int = 170,
+    colour: str = PALETTE[1],
+) -> str:
+    """Overlaid histograms (share of accounts per bin) of one feature, ring vs population.
+
+    Bins span the population's 1st-99th percentiles widened to include the ring, so that a
+    few extreme accounts do not squash the picture.
+    """
+    if population_values.size == 0 and ring_values.size == 0:
+        return ""
+    both = np.concatenate([population_values, ring_values])
+    lo = min(
+        np.percentile(both if population_values.size == 0 else population_values, 1),
+        ring_values.min(initial=np.inf),
+    )
+    hi = max(
+        np.percentile(both if population_values.size == 0 else population_values, 99),
+        ring_values.max(initial=-np.inf),
+    )
+    if not np.isfinite(lo) or not np.isfinite(hi):
+        return ""
+    if hi <= lo:
+        hi = lo + 1.0
+    bins = np.linspace(lo, hi, 25)
+    left, right, top, bottom = 10, 10, 18, 30
+    pw, ph = width - left - right, height - top - bottom
+
+    def shares(values: np.ndarray) -> np.ndarray:
+        counts, _ = np.histogram(np.clip(values, lo, hi), bins=bins)
+        total = counts.sum()
+        return counts / total if total else counts.astype(float)
+
+    pop, ring = shares(population_values), shares(ring_values)
+    top_share = max(pop.max(initial=0), ring.max(initial=0)) or 1.0
+    bar = pw / (len(bins) - 1)
+    body = [f'<text x="{left}" y="12" font-weight="bold">{esc(label)}</text>']
+    for values, fill, opacity in ((pop, POPULATION_COLOR, 0.5), (ring, colour, 0.6)):
+        for i, share in enumerate(values):
+            if share <= 0:
+                continue
+            h = ph * share / top_share
+            body.append(
+                f'<rect x="{left + i * bar:.1f}" y="{top + ph - h:.1f}" width="{bar:.1f}" height="{h:.1f}" '
+                f'fill="{fill}" fill-opacity="{opacity}"/>'
+            )
+    body.append(
+        f'<line x1="{left}" x2="{left + pw}" y1="{top + ph}" y2="{top + ph}" stroke="#999"/>'
+    )
+    body.append(f'<text x="{left}" y="{height - 12}">{esc(f"{lo:.3g}")}</text>')
+    body.append(
+        f'<text x="{left + pw}" y="{height - 12}" text-anchor="end">{esc(f"{hi:.3g}")}</text>'
+    )
+    body.append(
+        f'<rect x="{left + pw / 2 - 70:.1f}" y="{height - 10}" width="8" height="8" fill="{colour}"/>'
+        f'<text x="{left + pw / 2 - 58:.1f}" y="{height - 2}">ring</text>'
+        f'<rect x="{left + pw / 2 - 20:.1f}" y="{height - 10}" width="8" height="8" fill="{POPULATION_COLOR}"/>'
+        f'<text x="{left + pw / 2 - 8:.1f}" y="{height - 2}">all accounts</text>'
+    )
+    return _svg(width, height, body, label)
