@@ -61,6 +61,104 @@ def main(
 
 
 # --- ingest command (issue 2) ---
+@app.command("ingest")
+@user_errors
+def ingest_command(
+    inputs: Annotated[
+        list[str] | None, typer.Argument(help="Log files, globs or folders (.gz/.zst read too).")
+    ] = None,
+    store: Annotated[str | None, typer.Option("--store", "-s", help="The store folder.")] = None,
+    input_format: Annotated[
+        str,
+        typer.Option(
+            "--format",
+            "-f",
+            help="auto (sniff), jsonl, csv, parquet, combined, common, otel, litellm.",
+        ),
+    ] = "auto",
+    maps: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--map", help="canonical=source, repeatable; nested paths (a.b) or another field."
+        ),
+    ] = None,
+    mapping: Annotated[
+        str | None, typer.Option("--mapping", help="TOML file with a [map] table.")
+    ] = None,
+    profile: Annotated[
+        str | None, typer.Option("--profile", help="A built-in mapping profile.")
+    ] = None,
+    list_profiles: Annotated[
+        bool, typer.Option("--list-profiles", help="List the built-in profiles and exit.")
+    ] = False,
+    extra_fields: Annotated[
+        str | None,
+        typer.Option("--extra-fields", help="Names of quoted fields after a web log's user agent."),
+    ] = None,
+    accounts: Annotated[
+        str | None, typer.Option("--accounts", help="Account records (csv, jsonl or parquet).")
+    ] = None,
+    tz: Annotated[
+        str | None, typer.Option("--tz", help="Zone of times without an offset [UTC].")
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress or summary.")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print one JSON object with the results to stdout.")
+    ] = False,
+) -> None:
+    """Read access logs into the store: map, normalise, validate, de-duplicate, commit."""
+    import json as _json
+    from pathlib import Path
+
+    from forensics.console import quiet_from_env, stderr, stdout
+    from forensics.ingest.formats import format_names
+    from forensics.ingest.pipeline import IngestOptions, ingest
+    from forensics.ingest.profiles import PROFILES
+    from forensics.ingest.summary import byte_progress, summary_lines, summary_table
+
+    if list_profiles:
+        for p in PROFILES.values():
+            stdout.print(f"{p.name:<24} {p.description}", markup=False)
+        return
+    if not inputs:
+        raise typer.BadParameter("give at least one INPUT (file, glob or folder)")
+    if store is None:
+        raise typer.BadParameter("--store STORE is required")
+    if input_format.lower() not in ("auto", *format_names()):
+        raise typer.BadParameter(
+            f"unknown format {input_format!r}; choose auto or one of: {', '.join(format_names())}",
+            param_hint="--format",
+        )
+    quiet = quiet or quiet_from_env()
+    options = IngestOptions(
+        format=input_format.lower(),
+        maps=list(maps or []),
+        mapping_file=mapping,
+        profile=profile,
+        extra_fields=tuple(f.strip() for f in (extra_fields or "").split(",") if f.strip()),
+        tz=tz,
+        accounts=accounts,
+    )
+    total = 0
+    for raw in inputs:
+        p = Path(raw)
+        if p.is_file():
+            total += p.stat().st_size
+        elif p.is_dir():
+            total += sum(f.stat().st_size for f in p.rglob("*") if f.is_file())
+    with byte_progress(stderr, total, enabled=not quiet) as progress:
+        result = ingest(inputs, store, options, progress=progress)
+    for line in result.errors:
+        print(f"forensics: error: {line}".replace("\n", " "), file=sys.stderr)
+    if as_json:
+        print(_json.dumps(result.to_json(), default=str))
+    elif not quiet:
+        stderr.print(summary_table(result))
+        for text in summary_lines(result):
+            stderr.print(text)
+    if not result.ok:
+        raise typer.Exit(1)
+
 
 # --- cluster and features commands (issue 4) ---
 @app.command("cluster")

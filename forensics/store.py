@@ -216,10 +216,17 @@ class Store:
                 journal = None
             if journal is not None:
                 committed = journal.get("txn") in set(self.read_manifest().get("transactions", []))
+                backups = {final: backup for final, backup in journal.get("backups", [])}
                 if not committed:
                     for _staged, final in journal.get("moves", []):
+                        if final in backups:
+                            continue
                         with contextlib.suppress(FileNotFoundError):
                             (self.root / final).unlink()
+                    # A replaced file is put back (if it had been moved aside already).
+                    for final, backup in backups.items():
+                        if (self.root / backup).exists():
+                            os.replace(self.root / backup, self.root / final)
             journal_path.unlink(missing_ok=True)
         shutil.rmtree(self.root / self.STAGING, ignore_errors=True)
         for tmp in self.root.rglob(".*.tmp"):
@@ -278,6 +285,15 @@ class Transaction:
         self.staging_dir = store.root / Store.STAGING / self.txn_id
         self.staging_dir.mkdir(parents=True, exist_ok=True)
         self._moves: list[tuple[str, str]] = []
+        self._replaces: set[str] = set()
+
+    def stage_replacement(self, final_relpath: str) -> Path:
+        """Like ``stage``, for a file that may already exist and is replaced by the commit.
+
+        The old file is moved aside during the commit and put back if it is rolled back.
+        """
+        self._replaces.add(final_relpath)
+        return self.stage(final_relpath)
 
     def stage(self, final_relpath: str) -> Path:
         """A path in staging where the caller writes the file that will appear at ``final_relpath``."""
@@ -290,9 +306,18 @@ class Transaction:
         root = self.store.root
         moves = [(s, f) for s, f in self._moves if (root / s).exists()]
         for _s, final in moves:
-            if (root / final).exists():
+            if (root / final).exists() and final not in self._replaces:
                 raise StoreError(f"refusing to overwrite {final} in the store")
-        write_json_atomic(root / Store.JOURNAL, {"txn": self.txn_id, "moves": moves})
+        backups = [
+            (final, str((self.staging_dir / f"replaced-{i:06d}").relative_to(root)))
+            for i, (_s, final) in enumerate(moves)
+            if final in self._replaces and (root / final).exists()
+        ]
+        write_json_atomic(
+            root / Store.JOURNAL, {"txn": self.txn_id, "moves": moves, "backups": backups}
+        )
+        for final, backup in backups:
+            os.replace(root / final, root / backup)
         for staged, final in moves:
             (root / final).parent.mkdir(parents=True, exist_ok=True)
             os.replace(root / staged, root / final)

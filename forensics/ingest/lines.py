@@ -9,6 +9,7 @@ Reject (``line_too_long``) and the rest of it is skipped.
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import BinaryIO
@@ -119,3 +120,31 @@ def _split_long_lines(
         prev = e
     parts.append(data[prev:])
     return LineChunk(b"".join(parts), first_line, rejects)
+
+
+class _Prefixed(io.RawIOBase):
+    """A stream that first returns ``prefix`` and then the rest of ``stream``."""
+
+    def __init__(self, prefix: bytes, stream: BinaryIO) -> None:
+        self._prefix = memoryview(prefix)
+        self._stream = stream
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:  # type: ignore[no-untyped-def]
+        if len(self._prefix):
+            n = min(len(buffer), len(self._prefix))
+            buffer[:n] = self._prefix[:n]
+            self._prefix = self._prefix[n:]
+            return n
+        data = self._stream.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+
+def prepend(prefix: bytes, stream: BinaryIO) -> BinaryIO:
+    """``stream`` with ``prefix`` (bytes already read from it, e.g. for sniffing) put back."""
+    if not prefix:
+        return stream
+    return io.BufferedReader(_Prefixed(prefix, stream), buffer_size=1024 * 1024)  # type: ignore[return-value]

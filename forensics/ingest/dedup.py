@@ -1,0 +1,66 @@
+"""Which request ids the store (and this run) already holds: a compact hash set.
+
+Each request id is reduced to a 64-bit hash and kept in a few sorted NumPy arrays (a small
+log-structured merge: a new run of hashes is merged into the last one while that one is
+not bigger), so membership is a binary search and 29M ids take ~232 MB, not the ~3 GB a
+Python set of strings would. Two different ids share a 64-bit hash with probability about
+n^2 / 2^65 (2e-5 for 29M ids); such a pair would count the second as a duplicate.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+SEED = 0x1D5EED
+
+
+def hash_ids(ids: pl.Series) -> np.ndarray:
+    """64-bit hashes of request ids (stable within one polars version, as de-dup needs)."""
+    return ids.hash(seed=SEED).to_numpy()
+
+
+class RequestIdIndex:
+    """A set of 64-bit request-id hashes with vectorised membership and insertion."""
+
+    def __init__(self) -> None:
+        self._runs: list[np.ndarray] = []
+
+    def __len__(self) -> int:
+        return sum(r.size for r in self._runs)
+
+    @classmethod
+    def from_event_files(cls, files: list[Path]) -> RequestIdIndex:
+        """The ids already in the store, read one file at a time (bounded memory)."""
+        index = cls()
+        for f in files:
+            ids = pl.read_parquet(f, columns=["request_id"])["request_id"].drop_nulls()
+            if ids.len():
+                index.add(np.unique(hash_ids(ids)))
+        return index
+
+    def contains(self, hashes: np.ndarray) -> np.ndarray:
+        found = np.zeros(hashes.shape, dtype=bool)
+        for run in self._runs:
+            pos = np.searchsorted(run, hashes)
+            pos[pos == run.size] = 0
+            found |= run[pos] == hashes
+        return found
+
+    def add(self, sorted_unique: np.ndarray) -> None:
+        if sorted_unique.size == 0:
+            return
+        self._runs.append(sorted_unique)
+        while len(self._runs) > 1 and self._runs[-2].size <= 2 * self._runs[-1].size:
+            last = self._runs.pop()
+            self._runs[-1] = np.union1d(self._runs[-1], last)
+
+    def keep_new(self, ids: pl.Series) -> np.ndarray:
+        """Mask of ids seen neither before nor earlier in this batch; records the kept ones."""
+        hashes = hash_ids(ids)
+        first = pl.Series(hashes).is_first_distinct().to_numpy()
+        keep = first & ~self.contains(hashes)
+        self.add(np.unique(hashes[keep]))
+        return keep

@@ -1,0 +1,451 @@
+"""From a reader's batch to canonical events: field mapping, types, validation.
+
+One plan per batch (the source schema may differ between batches): for each canonical
+field, the candidate sources that exist are converted to the canonical type and the first
+non-empty one wins (``coalesce``). Then rows are validated; a rejected row keeps the reason
+of its first failed check and its source record (JSON-encoded) for the quarantine.
+
+Time rules: an ISO-8601 time with an offset or ``Z`` is converted to UTC; a time without
+one is read in ``--tz`` (UTC when not given, and the summary says so); numbers and numeric
+strings are Unix epochs whose unit is told by magnitude: |v| < 1e11 seconds, < 1e14
+milliseconds, < 1e17 microseconds, else nanoseconds (1e11 s is the year 5138, 1e11 ms is
+1973, so real times of any unit fall in the right band).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+
+import polars as pl
+
+from forensics.ingest.profiles import ALIASES, Profile
+from forensics.schema import EVENT_SCHEMA, MAPPABLE_EVENT_FIELDS, UTC_TS
+
+STRING_FIELDS = tuple(
+    f for f in MAPPABLE_EVENT_FIELDS if EVENT_SCHEMA[f] == pl.String and f != "src_ip"
+)
+NUMERIC_FIELDS = ("status", "input_tokens", "output_tokens", "latency_ms")
+NULL_STRINGS = ("", "-")
+# Offsets written as "+02:00", "+0200" or "Z" all parse with %z once "Z" is spelled out.
+_ISO_OFFSET = "%Y-%m-%dT%H:%M:%S%.f%z"
+_ISO_NAIVE = ("%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M")
+_CLF = "%d/%b/%Y:%H:%M:%S %z"
+_HTTP_DATE = "%a, %d %b %Y %H:%M:%S GMT"
+
+
+@dataclass
+class MappingSpec:
+    """Where each canonical field comes from (see ``forensics.ingest.profiles``)."""
+
+    explicit: dict[str, tuple[str, ...]] = field(default_factory=dict)  # --map
+    file: dict[str, tuple[str, ...]] = field(default_factory=dict)  # --mapping FILE
+    profile: Profile | None = None
+
+    def candidates(self, name: str) -> tuple[str, ...]:
+        if name in self.explicit:
+            return self.explicit[name]
+        found: list[str] = list(self.file.get(name, ()))
+        if self.profile is not None:
+            found += self.profile.fields.get(name, ())
+        found += [name, *ALIASES.get(name, ())]
+        return tuple(dict.fromkeys(found))
+
+    def derived(self) -> dict[str, str]:
+        """Fields the user maps from another canonical field (``account_id=src_ip``)."""
+        out: dict[str, str] = {}
+        for target, sources in {**self.file, **self.explicit}.items():
+            for src in sources:
+                if src in MAPPABLE_EVENT_FIELDS and src != target:
+                    out[target] = src
+        return out
+
+
+@dataclass
+class Normalised:
+    """One batch after normalisation: good events, rejected rows, and what was used."""
+
+    events: pl.DataFrame  # EVENT_SCHEMA
+    rejects: pl.DataFrame  # source_line, reason, raw
+    sources: dict[str, list[str]]  # canonical field -> source names present in this batch
+    naive_times: bool  # some times carried no offset (read in --tz / UTC)
+
+
+def _lookup(schema: pl.Schema, name: str) -> str | None:
+    if name in schema:
+        return name
+    lower = name.lower()
+    for col in schema:
+        if col.lower() == lower:
+            return col
+    return None
+
+
+def resolve_path(schema: pl.Schema, path: str) -> tuple[pl.Expr, pl.DataType] | None:
+    """An expression for a column or a dotted path into structs / JSON text, if present."""
+    col = _lookup(schema, path)
+    if col is not None:
+        return pl.col(col), schema[col]
+    parts = path.split(".")
+    for i in range(len(parts) - 1, 0, -1):
+        col = _lookup(schema, ".".join(parts[:i]))
+        if col is None:
+            continue
+        expr: pl.Expr = pl.col(col)
+        dtype: pl.DataType = schema[col]
+        rest = parts[i:]
+        while rest:
+            if isinstance(dtype, pl.Struct):
+                names = {f.name.lower(): f for f in dtype.fields}
+                fld = names.get(rest[0].lower())
+                if fld is None:
+                    return None
+                expr, dtype, rest = expr.struct.field(fld.name), fld.dtype, rest[1:]
+            elif dtype == pl.String:
+                # JSON kept as text (CSV exports): reach inside with a JSON path.
+                json_path = "$" + "".join(f"['{p}']" for p in rest)
+                return expr.str.json_path_match(json_path), pl.String()
+            else:
+                return None
+        return expr, dtype
+    return None
+
+
+def _as_string(expr: pl.Expr, dtype: pl.DataType) -> pl.Expr:
+    if dtype == pl.String:
+        out = expr
+    elif isinstance(dtype, pl.Struct | pl.List | pl.Array):
+        out = (
+            pl.struct(expr.alias("v"))
+            .struct.json_encode()
+            .str.strip_prefix('{"v":')
+            .str.strip_suffix("}")
+        )
+    elif dtype == pl.Null:
+        out = expr.cast(pl.String)
+    else:
+        out = expr.cast(pl.String)
+    return out
+
+
+def _clean_string(expr: pl.Expr, strip: bool = True) -> pl.Expr:
+    s = expr.str.strip_chars() if strip else expr
+    return pl.when(s.is_in(NULL_STRINGS)).then(None).otherwise(s)
+
+
+def _present(expr: pl.Expr, dtype: pl.DataType) -> pl.Expr:
+    if dtype == pl.String:
+        return expr.is_not_null() & ~expr.str.strip_chars().is_in(NULL_STRINGS)
+    return expr.is_not_null()
+
+
+def _as_number(expr: pl.Expr, dtype: pl.DataType, target: pl.DataType, scale: float) -> pl.Expr:
+    if dtype == pl.String:
+        num = expr.str.strip_chars().cast(pl.Float64, strict=False)
+    elif dtype == pl.Boolean or dtype.is_numeric():
+        num = expr.cast(pl.Float64, strict=False)
+    else:
+        return pl.lit(None, dtype=target)
+    if scale != 1.0:
+        num = num * scale
+    if target == pl.Float64:
+        return num
+    # Integers: whole, finite and in range, else null (and the row is rejected as bad type).
+    ok = num.is_finite() & (num == num.round(0))
+    return pl.when(ok).then(num).otherwise(None).cast(target, strict=False)
+
+
+def _prompt_from_messages(expr: pl.Expr, dtype: pl.DataType) -> pl.Expr | None:
+    """The last user message's text from an OpenAI-style ``messages`` list of structs."""
+    if not (isinstance(dtype, pl.List) and isinstance(dtype.inner, pl.Struct)):
+        return None
+    names = {f.name: f.dtype for f in dtype.inner.fields}
+    if names.get("content") != pl.String:
+        return None
+    content = pl.element().struct.field("content")
+    if "role" in names:
+        content = content.filter(pl.element().struct.field("role") == "user")
+    return expr.list.eval(content).list.last()
+
+
+def _epoch_to_utc(num: pl.Expr) -> pl.Expr:
+    """Unix epoch of any unit (by magnitude) to a UTC timestamp."""
+    mag = num.abs()
+    us = (
+        pl.when(mag < 1e11)
+        .then(num * 1e6)
+        .when(mag < 1e14)
+        .then(num * 1e3)
+        .when(mag < 1e17)
+        .then(num)
+        .otherwise(num / 1e3)
+    )
+    return pl.from_epoch(
+        us.round(0).cast(pl.Int64, strict=False), time_unit="us"
+    ).dt.replace_time_zone("UTC")
+
+
+def parse_times(raw: pl.Series, tz: str | None) -> tuple[pl.Series, bool]:
+    """Any common time shape to UTC; returns the times and whether some had no offset."""
+    zone = tz or "UTC"
+    dtype = raw.dtype
+    frame = raw.to_frame("v").lazy()
+    if isinstance(dtype, pl.Datetime):
+        if dtype.time_zone is None:
+            out = pl.col("v").dt.replace_time_zone(zone, ambiguous="earliest", non_existent="null")
+            naive = raw.null_count() < raw.len()
+        else:
+            out, naive = pl.col("v"), False
+        res = frame.select(out.dt.convert_time_zone("UTC").dt.cast_time_unit("us")).collect()
+        return res.to_series().cast(UTC_TS), naive
+    if dtype == pl.Date:
+        res = frame.select(
+            pl.col("v")
+            .cast(pl.Datetime("us"))
+            .dt.replace_time_zone(zone)
+            .dt.convert_time_zone("UTC")
+        ).collect()
+        return res.to_series().cast(UTC_TS), raw.null_count() < raw.len()
+    if dtype.is_numeric():
+        res = frame.select(_epoch_to_utc(pl.col("v").cast(pl.Float64))).collect()
+        return res.to_series().cast(UTC_TS), False
+    if dtype != pl.String:
+        return pl.Series(values=[None] * raw.len(), dtype=UTC_TS), False
+    s = pl.col("v").str.strip_chars()
+    # Offsets and Z, the common case, first; later shapes only for rows still unparsed.
+    iso = s.str.replace(r"^(\d{4}-\d\d-\d\d)[ t]", "${1}T").str.replace(r"[Zz]$", "+00:00")
+    stages: list[tuple[pl.Expr, bool]] = [
+        (iso.str.to_datetime(_ISO_OFFSET, strict=False, time_zone="UTC", time_unit="us"), False),
+        (
+            pl.when(s.str.contains(r"^-?\d+(\.\d+)?$")).then(
+                _epoch_to_utc(s.cast(pl.Float64, strict=False))
+            ),
+            False,
+        ),
+        (s.str.to_datetime(_CLF, strict=False, time_zone="UTC", time_unit="us"), False),
+    ]
+    for fmt in _ISO_NAIVE:
+        stages.append(
+            (
+                iso.str.to_datetime(fmt, strict=False, time_unit="us").dt.replace_time_zone(
+                    zone, ambiguous="earliest", non_existent="null"
+                ),
+                True,
+            )
+        )
+    stages.append(
+        (
+            s.str.to_datetime(_HTTP_DATE, strict=False, time_unit="us").dt.replace_time_zone("UTC"),
+            False,
+        )
+    )
+    present = raw.is_not_null() & ~raw.str.strip_chars().is_in(NULL_STRINGS)
+    result = pl.Series("v", [None] * raw.len(), dtype=UTC_TS)
+    naive = False
+    for expr, is_naive in stages:
+        todo = present & result.is_null()
+        if not todo.any():
+            break
+        parsed = frame.select(expr.dt.convert_time_zone("UTC")).collect().to_series()
+        filled = result.is_null() & parsed.is_not_null()
+        if is_naive and filled.any():
+            naive = True
+        result = result.fill_null(parsed.cast(UTC_TS))
+    return result, naive
+
+
+def _normalise_ip(value: str) -> str:
+    """One address: brackets and ports off, IPv4-mapped IPv6 to IPv4, IPv6 compressed."""
+    v = value.strip()
+    if v.startswith("[") and "]" in v:
+        v = v[1 : v.index("]")]
+    elif v.count(":") == 1:  # IPv4 (or host) with a port
+        v = v.split(":", 1)[0]
+    try:
+        ip = ipaddress.ip_address(v.split("%", 1)[0])
+    except ValueError:
+        return value.strip().lower()
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        return str(ip.ipv4_mapped)
+    return str(ip)
+
+
+def normalise_ips(ips: pl.Series) -> pl.Series:
+    """Canonical client addresses; host names are kept as they are."""
+    first_hop = ips.str.replace(r"\s*,.*$", "").str.strip_chars()
+    special = first_hop.filter(first_hop.str.contains(":", literal=True)).unique().drop_nulls()
+    if special.len() == 0:
+        return first_hop
+    # A loop over distinct IPv6 / host:port values in the batch (not over rows).
+    fixed = [_normalise_ip(v) for v in special.to_list()]
+    return first_hop.replace(special, pl.Series(fixed, dtype=pl.String))
+
+
+def _decode_messages(raw: pl.Series) -> pl.Series:
+    """``messages`` kept as JSON text: the last user message's text where it decodes."""
+    dtype = pl.List(pl.Struct({"role": pl.String, "content": pl.String}))
+    looks_json = raw.str.strip_chars_start().str.starts_with("[")
+    try:
+        decoded = pl.select(pl.when(looks_json).then(raw)).to_series().str.json_decode(dtype)
+    except Exception:
+        return raw
+    expr = _prompt_from_messages(pl.col("m"), dtype)
+    assert expr is not None
+    text = decoded.to_frame("m").select(expr).to_series()
+    # Rows that are not a JSON list of messages keep their text as it is.
+    return pl.select(pl.when(decoded.is_null()).then(raw).otherwise(text)).to_series()
+
+
+def normalise_batch(
+    frame: pl.DataFrame,
+    spec: MappingSpec,
+    tz: str | None,
+    source_file: str,
+) -> Normalised:
+    """Map, convert and validate one batch (``frame`` has ``source_line`` and source fields)."""
+    schema = frame.schema
+    derived = spec.derived()
+    profile_scale = spec.profile.scale if spec.profile else {}
+    exprs: list[pl.Expr] = []
+    checks: list[tuple[pl.Expr, str]] = []
+    sources: dict[str, list[str]] = {}
+    ts_raw: list[str] = []
+    messages_text: list[str] = []
+    for name in MAPPABLE_EVENT_FIELDS:
+        if name in derived:
+            continue
+        found: list[tuple[pl.Expr, pl.DataType]] = []
+        for cand in spec.candidates(name):
+            hit = resolve_path(schema, cand)
+            if hit is not None and hit[1] != pl.Null:
+                found.append(hit)
+                sources.setdefault(name, []).append(cand)
+        target = EVENT_SCHEMA[name]
+        if not found:
+            exprs.append(pl.lit(None, dtype=target).alias(name))
+            continue
+        if name == "ts":
+            for i, (expr, _dt) in enumerate(found):
+                ts_raw.append(f"__ts{i}")
+                exprs.append(expr.alias(f"__ts{i}"))
+            continue
+        if name in NUMERIC_FIELDS:
+            from_profile = spec.profile.fields.get(name, ()) if spec.profile else ()
+            cands = sources[name]
+            values = [
+                _as_number(e, d, target, profile_scale.get(name, 1.0) if c in from_profile else 1.0)
+                for (e, d), c in zip(found, cands, strict=True)
+            ]
+            value = pl.coalesce(values) if len(values) > 1 else values[0]
+            present = pl.any_horizontal([_present(e, d) for e, d in found])
+            checks.append((present & value.is_null(), f"bad_type: {name}"))
+            exprs.append(value.alias(name))
+            continue
+        values = []
+        for i, (e, d) in enumerate(found):
+            if name == "prompt":
+                msg = _prompt_from_messages(e, d)
+                if msg is not None:
+                    values.append(msg)
+                    continue
+                if d == pl.String and sources["prompt"][i].lower().endswith("messages"):
+                    messages_text.append(f"__msg{len(messages_text)}")
+                    exprs.append(e.alias(messages_text[-1]))
+                    continue
+            values.append(_clean_string(_as_string(e, d), strip=name != "prompt"))
+        if not values:
+            exprs.append(pl.lit(None, dtype=pl.String).alias(name))
+        else:
+            exprs.append((pl.coalesce(values) if len(values) > 1 else values[0]).alias(name))
+    bad_flags = [c.alias(f"__bad{i}") for i, (c, _r) in enumerate(checks)]
+    out = frame.lazy().select(pl.col("source_line").cast(pl.Int64), *exprs, *bad_flags).collect()
+    # Eager steps on single columns: multi-shape time parsing, IPv6 canonical forms.
+    naive = False
+    if ts_raw:
+        parsed = []
+        for col in ts_raw:
+            times, was_naive = parse_times(out[col], tz)
+            parsed.append(times)
+            naive = naive or was_naive
+        ts = parsed[0]
+        for more in parsed[1:]:
+            ts = ts.fill_null(more)
+        ts_present = pl.any_horizontal(
+            [
+                pl.col(c).is_not_null()
+                & ~pl.col(c).cast(pl.String).str.strip_chars().is_in(NULL_STRINGS)
+                for c in ts_raw
+            ]
+        )
+        out = out.with_columns(ts.alias("ts"), ts_present.alias("__ts_present")).drop(ts_raw)
+    else:
+        out = out.with_columns(
+            pl.lit(None, dtype=UTC_TS).alias("ts"), pl.lit(False).alias("__ts_present")
+        )
+    if messages_text:
+        decoded = [_decode_messages(out[c]) for c in messages_text]
+        prompt = out["prompt"]
+        for d in decoded:
+            prompt = prompt.fill_null(d)
+        out = out.with_columns(prompt.alias("prompt")).drop(messages_text)
+    if out["src_ip"].null_count() < out.height:
+        out = out.with_columns(normalise_ips(out["src_ip"]).alias("src_ip"))
+    for target, src in derived.items():
+        out = out.with_columns(pl.col(src).cast(EVENT_SCHEMA[target], strict=False).alias(target))
+        sources[target] = [f"{src} (from {', '.join(sources.get(src, []) or ['nothing'])})"]
+
+    reason = (
+        pl.when(~pl.col("__ts_present"))
+        .then(pl.lit("missing_ts"))
+        .when(pl.col("ts").is_null())
+        .then(pl.lit("bad_timestamp"))
+        .when(pl.col("account_id").is_null())
+        .then(pl.lit("missing_account_id"))
+    )
+    for i, (_c, why) in enumerate(checks):
+        reason = reason.when(pl.col(f"__bad{i}")).then(pl.lit(why))
+    text_cols = [c for c in (*STRING_FIELDS, "src_ip") if c in out.columns]
+    reason = reason.when(
+        pl.any_horizontal([pl.col(c).str.contains("\x00", literal=True) for c in text_cols])
+    ).then(pl.lit("nul_byte"))
+    out = out.with_columns(reason.otherwise(None).alias("__reason"))
+
+    bad_mask = out["__reason"].is_not_null()
+    if bad_mask.any():
+        bad = out.filter(bad_mask).select("source_line", pl.col("__reason").alias("reason"))
+        raw_src = frame.filter(bad_mask)
+        raw = raw_src.select(
+            pl.struct(pl.all().exclude("source_line")).struct.json_encode().alias("raw")
+        )
+        rejects = pl.concat([bad, raw], how="horizontal")
+        out = out.filter(~bad_mask)
+    else:
+        rejects = pl.DataFrame(
+            schema={"source_line": pl.Int64, "reason": pl.String, "raw": pl.String}
+        )
+
+    events = out.lazy().select(
+        [
+            pl.col(n).cast(t) if n not in ("source_file",) else pl.lit(source_file).alias(n)
+            for n, t in EVENT_SCHEMA.items()
+        ]
+    )
+    events = events.with_columns(pl.col("request_id").fill_null(row_hash_id()))
+    return Normalised(events.collect(), rejects, sources, naive)
+
+
+def row_hash_id() -> pl.Expr:
+    """A request id for a row that has none: a 128-bit hash of its canonical content.
+
+    Polars' hash is stable for a given polars version (pinned in pyproject), which is what
+    de-duplication within one store needs.
+    """
+    content = pl.struct(
+        [c for c in EVENT_SCHEMA if c not in ("request_id", "source_file", "source_line")]
+    )
+    return pl.concat_str(
+        pl.lit("h:"),
+        content.hash(seed=0x5EED).cast(pl.String),
+        pl.lit(":"),
+        content.hash(seed=0xC0FFEE).cast(pl.String),
+    )
