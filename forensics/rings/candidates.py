@@ -1,0 +1,82 @@
+"""Candidate pairs from datasketch's MinHashLSH, kept near-linear.
+
+LSH: a signature is cut into ``b`` bands of ``r`` rows; two accounts land in the same bucket
+of a band when all r rows agree, so a pair of Jaccard J becomes a candidate with probability
+1 - (1 - J^r)^b (with b=64, r=2: 0.47 at J=0.1, 0.93 at J=0.2, 0.006 at J=0.01).
+
+A ring of 10,000 accounts fills the same buckets, and all pairs of a bucket would be
+quadratic. Instead the members of each bucket are put in a pseudo-random order (different
+per band) and each is linked to the next ``neighbours_per_bucket`` of them: a ring still
+becomes one well-connected graph (a union of random paths), with at most ``k`` pairs per
+account and band.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+from datasketch import LeanMinHash, MinHashLSH
+
+from forensics.rings.params import ClusterParams
+from forensics.rings.signatures import MAX_HASH
+
+
+def build_lsh(sig: np.ndarray, present: np.ndarray, params: ClusterParams) -> MinHashLSH:
+    """A datasketch MinHashLSH holding the signatures of the accounts in ``present``."""
+    lsh = MinHashLSH(num_perm=params.num_perm, params=(params.lsh_bands, params.lsh_rows))
+    with lsh.insertion_session(buffer_size=100_000) as session:
+        for idx in present.tolist():
+            session.insert(int(idx), LeanMinHash(seed=params.seed, hashvalues=sig[idx]))
+    return lsh
+
+
+def bucket_members(lsh: MinHashLSH) -> pl.DataFrame:
+    """(band, bucket, account) for every bucket holding two accounts or more."""
+    bands: list[int] = []
+    buckets: list[int] = []
+    members: list[int] = []
+    bucket_no = 0
+    for band, table in enumerate(lsh.hashtables):
+        for key in table.keys():
+            accounts = table.get(key)
+            if len(accounts) < 2:
+                continue
+            members.extend(accounts)
+            bands.extend([band] * len(accounts))
+            buckets.extend([bucket_no] * len(accounts))
+            bucket_no += 1
+    return pl.DataFrame(
+        {"band": bands, "bucket": buckets, "account": members},
+        schema={"band": pl.UInt32, "bucket": pl.UInt32, "account": pl.UInt32},
+    )
+
+
+def pairs_from_buckets(buckets: pl.DataFrame, params: ClusterParams) -> pl.DataFrame:
+    """Capped candidate pairs (a < b) from shared buckets: each member to its next k."""
+    if buckets.height == 0:
+        return pl.DataFrame(schema={"a": pl.UInt32, "b": pl.UInt32})
+    ordered = buckets.lazy().sort("bucket", pl.struct("account", "band").hash(params.seed))
+    links = [
+        ordered.select(
+            pl.col("account").alias("x"),
+            pl.col("account").shift(-d).over("bucket").alias("y"),
+        )
+        for d in range(1, params.neighbours_per_bucket + 1)
+    ]
+    return (
+        pl.concat(links)
+        .drop_nulls()
+        .select(pl.min_horizontal("x", "y").alias("a"), pl.max_horizontal("x", "y").alias("b"))
+        .filter(pl.col("a") != pl.col("b"))
+        .unique()
+        .collect()
+    )
+
+
+def candidate_pairs(sig: np.ndarray, params: ClusterParams) -> pl.DataFrame:
+    """Candidate pairs (a < b, account indices) among accounts with a non-empty signature."""
+    present = np.flatnonzero(~(sig == MAX_HASH).all(axis=1))
+    if present.size < 2:
+        return pl.DataFrame(schema={"a": pl.UInt32, "b": pl.UInt32})
+    lsh = build_lsh(sig, present, params)
+    return pairs_from_buckets(bucket_members(lsh), params)

@@ -1,0 +1,78 @@
+"""Every tuning option of `forensics cluster`, with its default, in one place.
+
+The CLI exposes these fields as options; run.json records the values actually used. None
+of them is fitted to the simulator: each is a statement about what coordination looks like
+(see docs/detection.md for the reasoning behind each default).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+ALL_VIEWS: tuple[str, ...] = ("prompt", "infra", "timing", "behaviour")
+
+
+@dataclass(frozen=True)
+class ClusterParams:
+    """Parameters of ring detection (views, MinHash/LSH, graph, communities, scoring)."""
+
+    seed: int = 1
+    views: tuple[str, ...] = ALL_VIEWS
+    min_ring_size: int = 5
+
+    # --- views: which tokens an account gets -------------------------------------------
+    # Prompts sampled per account for shingling (bounds cost; a curriculum repeats itself).
+    prompts_per_account: int = 48
+    shingle_words: int = 3
+    # Proxy pools recycle exits across accounts within hours; a NAT is stable all along.
+    infra_bucket_hours: int = 6
+    timing_bucket_minutes: int = 10
+    # A token held by more than this share of the accounts in its view says nothing about
+    # who works with whom (a common user agent, a popular /16, the diurnal peak): dropped.
+    # Generous on purpose: a ring may be a tenth of the population, and tokens that are
+    # merely popular are discounted by the null model (graph.ViewNull) anyway.
+    max_token_share: float = 0.2
+    # Accounts with fewer tokens than this in a view are not hashed in it (too little to
+    # compare: two accounts with one token each are "identical" by chance).
+    min_account_tokens: int = 3
+
+    # --- signatures and LSH ------------------------------------------------------------
+    num_perm: int = 128
+    # 64 bands of 2 rows: a pair of Jaccard 0.1 is a candidate with probability 0.47, of
+    # 0.2 with 0.93, of 0.01 (unrelated) with 0.006.
+    lsh_bands: int = 64
+    lsh_rows: int = 2
+    # Each account is linked to at most this many bucket-mates per band: a ring of 10,000
+    # accounts shares buckets, and all pairs would be quadratic.
+    neighbours_per_bucket: int = 6
+
+    # --- verification and graph --------------------------------------------------------
+    # A pair's similarity in a view counts only above `null_factor` times what independent
+    # accounts would share (graph.ViewNull) and above `min_similarity`.
+    null_pairs: int = 20000
+    null_factor: float = 3.0
+    min_similarity: float = 0.1
+
+    # --- communities --------------------------------------------------------------------
+    # Leiden modularity resolution, per connected component. Low values keep one sparse
+    # ring whole; two groups joined by a few weak edges still split (docs/detection.md).
+    resolution: float = 0.2
+
+    # --- scoring against the population -----------------------------------------------
+    # A view supports a ring when this share of sampled member pairs is above the view's
+    # population threshold (random pairs: run.json's null_edge_rate, well below 1%).
+    view_support: float = 0.25
+    # Views whose support is needed: two independent views, or one view at least this strong.
+    single_view_support: float = 0.8
+    # A ring whose members mostly declare one organisation has its infra explained.
+    org_explained_share: float = 0.6
+    ring_pairs_sampled: int = 4000
+    min_score: float = 0.5
+    # A member stays in its ring only with this share of its graph weight inside it.
+    min_member_affinity: float = 0.5
+
+    def to_json(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["views"] = list(self.views)
+        return out

@@ -1,0 +1,278 @@
+"""`forensics cluster`: features, views, signatures, LSH, graph, communities, scores, evidence.
+
+Reads the store, writes ``features/accounts.parquet`` and ``rings/{members,rings,edges}.parquet``
+and ``rings/run.json``, each atomically, under the store lock. Stages never call each
+other's internals: every step is a function of the previous step's frames.
+"""
+
+from __future__ import annotations
+
+import platform
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from forensics import __version__
+from forensics.console import quiet_from_env, stderr
+from forensics.errors import ForensicsError
+from forensics.features import compute_account_features
+from forensics.rings.candidates import candidate_pairs
+from forensics.rings.communities import communities
+from forensics.rings.evidence import RingFacts, build_rings_table
+from forensics.rings.graph import ViewNull, combine, view_edges, view_null
+from forensics.rings.params import ALL_VIEWS, ClusterParams
+from forensics.rings.scoring import RingScore, score_communities
+from forensics.rings.signatures import bulk_minhash, hash_tokens, permutations
+from forensics.rings.views import available_views, build_view
+from forensics.schema import RING_EDGE_SCHEMA, RING_MEMBER_SCHEMA
+from forensics.store import Store, utc_now_iso, write_json_atomic, write_parquet_atomic
+
+
+@dataclass
+class ClusterResult:
+    """What a cluster run found, for the summary line and for notebooks."""
+
+    rings: pl.DataFrame
+    members: pl.DataFrame
+    edges: pl.DataFrame
+    run: dict[str, Any]
+    scores: list[RingScore] = field(default_factory=list)
+
+
+class _Clock:
+    def __init__(self, quiet: bool) -> None:
+        self.timings: dict[str, float] = {}
+        self.quiet = quiet
+        self._t = time.perf_counter()
+
+    def lap(self, name: str, message: str = "") -> None:
+        now = time.perf_counter()
+        self.timings[f"{name}_s"] = round(now - self._t, 3)
+        self._t = now
+        if message and not self.quiet:
+            stderr.print(f"cluster: {message} ({self.timings[f'{name}_s']:.1f}s)")
+
+
+def parse_views(text: str | None) -> tuple[str, ...]:
+    """``prompt,infra`` -> ("prompt", "infra"); a user error for an unknown view name."""
+    if text is None or not text.strip():
+        return ALL_VIEWS
+    views = tuple(dict.fromkeys(v.strip() for v in text.split(",") if v.strip()))
+    unknown = [v for v in views if v not in ALL_VIEWS]
+    if unknown:
+        raise ForensicsError(
+            f"unknown view(s) {', '.join(map(repr, unknown))}; choose from {', '.join(ALL_VIEWS)}"
+        )
+    return views
+
+
+def find_rings(
+    events: pl.LazyFrame,
+    accounts: pl.LazyFrame | None,
+    features: pl.DataFrame,
+    params: ClusterParams,
+    clock: _Clock | None = None,
+) -> ClusterResult:
+    """Rings from canonical events (and optional account records): the library entry point."""
+    clock = clock or _Clock(quiet=True)
+    ids = events.select(pl.col("account_id").drop_nulls().unique().sort()).collect().to_series()
+    n = ids.len()
+    index = pl.DataFrame({"account_id": ids, "idx": pl.arange(0, n, dtype=pl.UInt32, eager=True)})
+    available = available_views(events, accounts)
+    used = [v for v in params.views if v in available]
+    perms = permutations(params.num_perm, params.seed)
+    signatures: dict[str, np.ndarray] = {}
+    sizes: dict[str, np.ndarray] = {}
+    token_dfs: dict[str, np.ndarray] = {}
+    view_stats: dict[str, dict[str, int]] = {}
+    pairs: list[pl.DataFrame] = []
+    for view in used:
+        vt = build_view(view, events, accounts, params)
+        rows = vt.tokens.join(index, on="account_id")
+        sig = bulk_minhash(rows["idx"].to_numpy(), hash_tokens(rows["token"]), n, perms, threads=2)
+        clock.lap(f"view_{view}", f"view {view}: {vt.accounts} accounts, {vt.tokens_kept} tokens")
+        found = candidate_pairs(sig, params)
+        clock.lap(f"lsh_{view}", f"view {view}: {found.height} candidate pairs")
+        signatures[view] = sig
+        sizes[view] = np.bincount(rows["idx"].to_numpy(), minlength=n)
+        token_dfs[view] = vt.tokens.group_by("token").agg(pl.len())["len"].to_numpy()
+        pairs.append(found)
+        view_stats[view] = {
+            "accounts": vt.accounts,
+            "tokens_kept": vt.tokens_kept,
+            "tokens_dropped": vt.tokens_dropped,
+            "candidate_pairs": found.height,
+        }
+    all_pairs = (
+        pl.concat(pairs).unique()
+        if pairs
+        else pl.DataFrame(schema={"a": pl.UInt32, "b": pl.UInt32})
+    )
+    rng = np.random.default_rng(params.seed)
+    nulls: dict[str, ViewNull] = {
+        v: view_null(v, signatures[v], sizes[v], token_dfs[v], params, rng) for v in used
+    }
+    edges = view_edges(all_pairs, signatures, nulls)
+    graph = combine(edges)
+    clock.lap("graph", f"graph: {graph.height} edges from {all_pairs.height} candidate pairs")
+    assignment = communities(graph, n, params.resolution, params.min_ring_size, params.seed)
+    org_of = None
+    if accounts is not None:
+        orgs = (
+            index.join(
+                accounts.select("account_id", "org_id").collect(), on="account_id", how="left"
+            )
+            .sort("idx")
+            .select((pl.col("org_id").rank("dense").cast(pl.Int64) - 1).fill_null(-1))
+            .to_series()
+            .to_numpy()
+        )
+        org_of = orgs
+    scores, kept = score_communities(assignment, graph, signatures, nulls, org_of, params)
+    clock.lap("score", f"{len(scores)} communities scored")
+    reported = sorted((s for s in scores if s.reported), key=lambda s: (-s.score, s.community))
+    ring_of = {s.community: f"R{i + 1:03d}" for i, s in enumerate(reported)}
+    members = (
+        kept.filter(pl.col("community").is_in(list(ring_of)))
+        .join(index, left_on="account", right_on="idx")
+        .with_columns(
+            pl.col("community").replace_strict(ring_of, return_dtype=pl.String).alias("ring_id"),
+            pl.col("community")
+            .replace_strict({s.community: s.score for s in reported}, return_dtype=pl.Float64)
+            .alias("_ring_score"),
+        )
+        .select(
+            "ring_id",
+            "account_id",
+            (pl.col("_ring_score") * pl.col("affinity")).round(4).alias("score"),
+        )
+        .sort("ring_id", "account_id")
+    )
+    members = members.select([pl.col(c).cast(t) for c, t in RING_MEMBER_SCHEMA.items()])
+    ring_edges = _ring_edges(edges, graph, members, index)
+    facts = [
+        RingFacts(
+            ring_id=ring_of[s.community],
+            members=members.filter(pl.col("ring_id") == ring_of[s.community])[
+                "account_id"
+            ].to_list(),
+            score=s.score,
+            views=s.views,
+            support=s.support,
+            null_rate={v: nulls[v].above for v in nulls},
+            explained=s.explained,
+        )
+        for s in reported
+    ]
+    rings = build_rings_table(facts, events, accounts, features)
+    clock.lap("evidence", f"{rings.height} rings, {members.height} flagged accounts")
+    run = {
+        "parameters": params.to_json(),
+        "seed": params.seed,
+        "accounts": n,
+        "views_available": available,
+        "views_used": used,
+        "views": {
+            v: {
+                **view_stats[v],
+                "null_mean_similarity": round(nulls[v].mean, 5),
+                "null_concentration": nulls[v].concentration,
+                "null_edge_rate": round(nulls[v].above, 6),
+            }
+            for v in used
+        },
+        "communities": [
+            {
+                "ring_id": ring_of.get(s.community),
+                "size": int(s.members.size),
+                "score": round(s.score, 4),
+                "support": {v: round(x, 4) for v, x in s.support.items()},
+                "views": s.views,
+                "explained": s.explained,
+                "org_share": round(s.org_share, 3),
+                "reported": s.reported,
+                "reason": s.reason,
+            }
+            for s in sorted(scores, key=lambda s: -s.members.size)[:200]
+        ],
+    }
+    return ClusterResult(rings=rings, members=members, edges=ring_edges, run=run, scores=scores)
+
+
+def _ring_edges(
+    edges: pl.DataFrame, graph: pl.DataFrame, members: pl.DataFrame, index: pl.DataFrame
+) -> pl.DataFrame:
+    """Edges inside reported rings, per view and combined, by account id (a < b)."""
+    ring_of = members.join(index, on="account_id").select("idx", "ring_id")
+    per_view = edges.select("a", "b", "view", "similarity")
+    combined = graph.select(
+        "a",
+        "b",
+        pl.lit("combined").alias("view"),
+        (pl.col("weight") / 4.0).clip(0, 1).alias("similarity"),
+    )
+    both = pl.concat([per_view, combined])
+    inside = (
+        both.join(ring_of.rename({"idx": "a", "ring_id": "ra"}), on="a")
+        .join(ring_of.rename({"idx": "b", "ring_id": "rb"}), on="b")
+        .filter(pl.col("ra") == pl.col("rb"))
+        .join(index.rename({"idx": "a", "account_id": "id_a"}), on="a")
+        .join(index.rename({"idx": "b", "account_id": "id_b"}), on="b")
+        .select(
+            pl.min_horizontal("id_a", "id_b").alias("account_a"),
+            pl.max_horizontal("id_a", "id_b").alias("account_b"),
+            pl.col("similarity").round(4),
+            "view",
+        )
+        .sort("account_a", "account_b", "view")
+    )
+    return inside.select([pl.col(c).cast(t) for c, t in RING_EDGE_SCHEMA.items()])
+
+
+def cluster_store(store: Store, params: ClusterParams, quiet: bool | None = None) -> ClusterResult:
+    """Run `forensics cluster` on a store: compute, then write every output atomically."""
+    quiet = quiet_from_env() if quiet is None else quiet
+    store.require()
+    started = utc_now_iso()
+    with store.lock():
+        clock = _Clock(quiet)
+        manifest = store.read_manifest()
+        events = store.scan_events()
+        accounts = store.scan_accounts()
+        n_events = events.select(pl.len()).collect().item()
+        if n_events == 0:
+            raise ForensicsError(f"store {store.root} holds no events; ingest some logs first")
+        features = compute_account_features(events, accounts)
+        write_parquet_atomic(store.features_path, features)
+        clock.lap("features", f"features: {features.height} accounts, {n_events} events")
+        result = find_rings(events, accounts, features, params, clock)
+        write_parquet_atomic(store.ring_members_path, result.members)
+        write_parquet_atomic(store.ring_edges_path, result.edges)
+        write_parquet_atomic(store.rings_path, result.rings)
+        run = {
+            "tool_version": __version__,
+            "started_at": started,
+            "finished_at": utc_now_iso(),
+            "parameters": result.run.pop("parameters"),
+            "seed": params.seed,
+            "inputs": [
+                {"path": rec.get("path"), "sha256": rec.get("sha256")}
+                for rec in manifest.get("inputs", [])
+            ],
+            "events": n_events,
+            **result.run,
+            "rings": result.rings.height,
+            "flagged_accounts": result.members.height,
+            "timings": clock.timings,
+            "environment": {
+                "python": platform.python_version(),
+                "polars": pl.__version__,
+                "numpy": np.__version__,
+            },
+        }
+        write_json_atomic(store.run_path, run)
+        result.run = run
+    return result

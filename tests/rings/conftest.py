@@ -1,0 +1,227 @@
+"""A small synthetic population for ring tests: benign users, rings and benign look-alikes.
+
+Built here, independently of `forensics simulate`, so that the tests pin down behaviour
+rather than the simulator's habits.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import polars as pl
+import pytest
+
+from forensics.schema import ACCOUNT_SCHEMA
+
+
+START = dt.datetime(2024, 5, 1, tzinfo=dt.UTC)
+DAYS = 10
+
+WORDS = (
+    "apple river cloud stone music garden window paper light market winter silver forest "
+    "engine bridge planet doctor school camera rocket travel coffee letter ocean mountain "
+    "kitchen yellow orange purple history science theory python database network server "
+    "design budget report meeting family friend holiday summer island desert castle dragon "
+    "poem story recipe chicken salad bread cheese tomato potato lemon honey pepper butter"
+).split()
+
+
+def _sentence(rng: np.random.Generator, n: int = 9) -> str:
+    return " ".join(rng.choice(WORDS, n))
+
+
+def _ts(rng: np.random.Generator, k: int, hours: np.ndarray | None = None) -> list[dt.datetime]:
+    days = rng.integers(0, DAYS, k)
+    if hours is None:
+        hours = rng.normal(14, 3, k).clip(0, 23.9)
+    secs = (days * 86400 + hours * 3600 + rng.uniform(0, 300, k)).astype(int)
+    return [START + dt.timedelta(seconds=int(s)) for s in secs]
+
+
+class Population:
+    """Accumulates canonical event dicts and account records."""
+
+    def __init__(self, seed: int = 0) -> None:
+        self.rng = np.random.default_rng(seed)
+        self.events: list[dict] = []
+        self.accounts: list[dict] = []
+
+    def _account(self, acc: str, created: dt.datetime, **rec: str | None) -> None:
+        base = {"email_domain": "gmail.example", "payment_fingerprint": f"pf_{acc}"}
+        base.update(rec)
+        self.accounts.append(
+            {"account_id": acc, "created_at": created, "country": "US", "org_id": None} | base
+        )
+
+    def benign(self, n: int, per_account: int = 30, prefix: str = "u") -> list[str]:
+        """Independent users: own IP, own prompts, own hours."""
+        rng = self.rng
+        ids = []
+        for i in range(n):
+            acc = f"{prefix}{i:04d}"
+            ids.append(acc)
+            ip = f"10.{rng.integers(0, 255)}.{rng.integers(0, 255)}.{rng.integers(1, 255)}"
+            ua = str(rng.choice(["curl/8.0", "openai-python/1.40.0", "Mozilla/5.0", "httpx/0.27"]))
+            centre = rng.uniform(6, 20)
+            k = int(rng.integers(per_account // 2, per_account * 2))
+            for ts in _ts(rng, k, rng.normal(centre, 2, k).clip(0, 23.9)):
+                self.events.append(
+                    {
+                        "ts": ts,
+                        "account_id": acc,
+                        "src_ip": ip,
+                        "user_agent": ua,
+                        "model": "model-a",
+                        "prompt": _sentence(rng, 12),
+                        "output_tokens": 100,
+                    }
+                )
+            self._account(acc, START - dt.timedelta(days=int(rng.integers(30, 400))))
+        return ids
+
+    def ring(
+        self,
+        name: str,
+        n: int,
+        templates: int = 6,
+        per_account: int = 40,
+        pool: int = 12,
+        with_prompts: bool = True,
+    ) -> list[str]:
+        """One operator: a task curriculum, a rotating proxy pool, one scheduler's windows."""
+        rng = self.rng
+        curriculum = [_sentence(rng, 10) for _ in range(templates)]
+        exits = [f"198.51.{rng.integers(0, 255)}.{rng.integers(1, 255)}" for _ in range(pool)]
+        windows = [(int(rng.integers(0, DAYS)), float(rng.uniform(0, 22))) for _ in range(12)]
+        ids = []
+        for i in range(n):
+            acc = f"{name}{i:04d}"
+            ids.append(acc)
+            k = int(rng.integers(per_account // 2, per_account * 2))
+            w = rng.integers(0, len(windows), k)
+            for j in range(k):
+                day, hour = windows[w[j]]
+                ts = START + dt.timedelta(days=day, hours=hour, minutes=float(rng.uniform(0, 90)))
+                # the exit rotates with time: the same exit on different accounts within hours
+                exit_ip = exits[(int(ts.timestamp()) // 21600 + int(rng.integers(0, 2))) % pool]
+                tmpl = curriculum[int(rng.integers(0, templates))]
+                self.events.append(
+                    {
+                        "ts": ts,
+                        "account_id": acc,
+                        "src_ip": exit_ip,
+                        "user_agent": "openai-python/1.40.0",
+                        "model": "model-a",
+                        "prompt": f"{tmpl} {_sentence(rng, 3)}" if with_prompts else None,
+                        "output_tokens": 400,
+                    }
+                )
+            self._account(acc, START - dt.timedelta(days=3, minutes=int(rng.integers(0, 120))))
+        return ids
+
+    def nat(self, n: int, per_account: int = 30) -> list[str]:
+        """A campus NAT: one IP, diverse prompts, independent timing."""
+        rng = self.rng
+        ids = []
+        for i in range(n):
+            acc = f"nat{i:04d}"
+            ids.append(acc)
+            centre = rng.uniform(8, 18)
+            k = int(rng.integers(per_account // 2, per_account * 2))
+            for ts in _ts(rng, k, rng.normal(centre, 2, k).clip(0, 23.9)):
+                self.events.append(
+                    {
+                        "ts": ts,
+                        "account_id": acc,
+                        "src_ip": "192.0.2.10",
+                        "user_agent": str(rng.choice(["Mozilla/5.0", "curl/8.0"])),
+                        "model": "model-a",
+                        "prompt": _sentence(rng, 12),
+                        "output_tokens": 100,
+                    }
+                )
+            self._account(acc, START - dt.timedelta(days=int(rng.integers(30, 400))))
+        return ids
+
+    def prompt_app(self, n: int, per_account: int = 30) -> list[str]:
+        """A popular app: one user agent and one prompt prefix, independent content and times."""
+        rng = self.rng
+        ids = []
+        prefix = "you are a helpful writing assistant please improve the following text"
+        for i in range(n):
+            acc = f"app{i:04d}"
+            ids.append(acc)
+            ip = f"10.{rng.integers(0, 255)}.{rng.integers(0, 255)}.{rng.integers(1, 255)}"
+            centre = rng.uniform(6, 20)
+            k = int(rng.integers(per_account // 2, per_account * 2))
+            for ts in _ts(rng, k, rng.normal(centre, 2, k).clip(0, 23.9)):
+                self.events.append(
+                    {
+                        "ts": ts,
+                        "account_id": acc,
+                        "src_ip": ip,
+                        "user_agent": "WriteApp/2.1",
+                        "model": "model-a",
+                        "prompt": f"{prefix} {_sentence(rng, 12)}",
+                        "output_tokens": 100,
+                    }
+                )
+            self._account(acc, START - dt.timedelta(days=int(rng.integers(30, 400))))
+        return ids
+
+    def enterprise(self, n: int, per_account: int = 30) -> list[str]:
+        """One declared organisation: one gateway IP, one card, office hours, own work."""
+        rng = self.rng
+        ids = []
+        for i in range(n):
+            acc = f"corp{i:04d}"
+            ids.append(acc)
+            k = int(rng.integers(per_account // 2, per_account * 2))
+            for ts in _ts(rng, k, rng.uniform(9, 17, k)):
+                self.events.append(
+                    {
+                        "ts": ts,
+                        "account_id": acc,
+                        "src_ip": "203.0.113.5",
+                        "user_agent": "corp-gateway/1.0",
+                        "model": "model-a",
+                        "prompt": _sentence(rng, 12),
+                        "output_tokens": 100,
+                    }
+                )
+            self._account(
+                acc,
+                START - dt.timedelta(days=60, minutes=i),
+                payment_fingerprint="pf_corp",
+                email_domain="corp.example",
+                org_id="org_corp",
+            )
+        return ids
+
+    def heavy_user(self, k: int = 3000) -> list[str]:
+        """One account, very many requests."""
+        rng = self.rng
+        for ts in _ts(rng, k, rng.uniform(0, 23.9, k)):
+            self.events.append(
+                {
+                    "ts": ts,
+                    "account_id": "heavy0001",
+                    "src_ip": "10.9.9.9",
+                    "user_agent": "python-requests/2.31",
+                    "model": "model-a",
+                    "prompt": "step by step " + _sentence(rng, 10),
+                    "output_tokens": 900,
+                }
+            )
+        self._account("heavy0001", START - dt.timedelta(days=100))
+        return ["heavy0001"]
+
+    def records(self) -> pl.DataFrame:
+        """The account records (for make_store's ``accounts``)."""
+        return pl.DataFrame(self.accounts, schema=ACCOUNT_SCHEMA)
+
+
+@pytest.fixture
+def population() -> Population:
+    return Population(seed=3)
