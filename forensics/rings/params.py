@@ -69,8 +69,12 @@ class ClusterParams:
     org_explained_share: float = 0.6
     ring_pairs_sampled: int = 4000
     min_score: float = 0.5
-    # A member stays in its ring only with this share of its graph weight inside it.
+    # A member stays in its ring only with this share of its graph weight inside it ...
     min_member_affinity: float = 0.5
+    # ... and if, against this many random fellow members, it passes the pair threshold at
+    # this fraction of the ring's own support in (two of) the ring's supporting views.
+    member_pairs: int = 24
+    member_view_support: float = 0.4
 
     def to_json(self) -> dict[str, Any]:
         out = asdict(self)

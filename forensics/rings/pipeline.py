@@ -135,8 +135,17 @@ def find_rings(
     clock.lap("score", f"{len(scores)} communities scored")
     reported = sorted((s for s in scores if s.reported), key=lambda s: (-s.score, s.community))
     ring_of = {s.community: f"R{i + 1:03d}" for i, s in enumerate(reported)}
+    chosen = pl.DataFrame(
+        {
+            "account": np.concatenate([s.members for s in reported]) if reported else [],
+            "community": np.repeat(
+                [s.community for s in reported], [s.members.size for s in reported]
+            ).astype(np.uint32),
+        },
+        schema={"account": pl.UInt32, "community": pl.UInt32},
+    )
     members = (
-        kept.filter(pl.col("community").is_in(list(ring_of)))
+        chosen.join(kept, on=["account", "community"])
         .join(index, left_on="account", right_on="idx")
         .with_columns(
             pl.col("community").replace_strict(ring_of, return_dtype=pl.String).alias("ring_id"),

@@ -14,8 +14,11 @@ Reported only when the evidence is coordination, not a look-alike:
 * a ring whose members mostly declare one organisation (``org_id``) has its shared
   infrastructure and billing explained: infra does not count for it;
 * members are kept only if most of their graph weight lies inside the ring
-  (``min_member_affinity``), so an ordinary account touching a ring through one shared
-  exit is not banned with it.
+  (``min_member_affinity``) and if they share with the ring what the ring shares: against
+  ``member_pairs`` random fellow members, an account must pass the pair threshold at
+  ``member_view_support`` times the ring's own support, in as many of the ring's views as
+  the ring needs (two, or its one very strong view). An ordinary account that touches a
+  ring through one shared exit or one busy hour is not banned with it.
 """
 
 from __future__ import annotations
@@ -80,6 +83,31 @@ def _sample_pairs(
     return members[i], members[j]
 
 
+def _members_sharing(
+    members: np.ndarray,
+    support: dict[str, float],
+    signatures: dict[str, np.ndarray],
+    nulls: dict[str, ViewNull],
+    rng: np.random.Generator,
+    params: ClusterParams,
+) -> np.ndarray:
+    """Members that pass the pair threshold with fellow members in enough of the ring's views."""
+    views = [v for v, s in support.items() if s >= params.view_support]
+    if not views:
+        return members
+    need = min(2, len(views))
+    k = params.member_pairs
+    own = np.repeat(members, k)
+    other = members[rng.integers(0, members.size, own.size)]
+    passing = np.zeros(members.size, dtype=np.int64)
+    for view in views:
+        sim = signature_similarity(signatures[view], own, other)
+        hit = (sim > nulls[view].thresholds(own, other)) & (own != other)
+        rate = hit.reshape(members.size, k).mean(axis=1)
+        passing += rate >= params.member_view_support * support[view]
+    return members[passing >= need]
+
+
 def score_communities(
     assignment: pl.DataFrame,
     graph: pl.DataFrame,
@@ -102,6 +130,9 @@ def score_communities(
             view: float((signature_similarity(sig, a, b) > nulls[view].thresholds(a, b)).mean())
             for view, sig in signatures.items()
         }
+        members = _members_sharing(members, support, signatures, nulls, rng, params)
+        if members.size < params.min_ring_size:
+            continue
         org_share = 0.0
         if org_of is not None:
             orgs = org_of[members]

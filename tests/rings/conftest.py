@@ -14,7 +14,6 @@ import pytest
 
 from forensics.schema import ACCOUNT_SCHEMA
 
-
 START = dt.datetime(2024, 5, 1, tzinfo=dt.UTC)
 DAYS = 10
 
