@@ -63,7 +63,8 @@ def _table(header: list[str], rows: list[list[tuple[str, str]]], caption: str = 
         for row in rows
     )
     cap = f"<caption>{esc(caption)}</caption>" if caption else ""
-    return f"<table>{cap}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    thead = f"<thead><tr>{head}</tr></thead>" if any(header) else ""
+    return f"<table>{cap}{thead}<tbody>{body}</tbody></table>"
 
 
 def _num(value: str) -> tuple[str, str]:

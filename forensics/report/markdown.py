@@ -27,7 +27,7 @@ def render_markdown(report: Report) -> str:
     if s.redacted:
         out += [f"> **{fmt.REDACTION_NOTICE}**", ""]
     out += ["## Summary", ""]
-    out += _table(["", ""], [[label, md(value)] for label, value in fmt.summary_rows(report)])
+    out += _table(["", "Value"], [[label, md(value)] for label, value in fmt.summary_rows(report)])
     out += ["## Inputs", ""]
     out += _table(
         ["Input", "sha256", "Rows ingested"],
