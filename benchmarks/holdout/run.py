@@ -1,0 +1,248 @@
+"""Run the hold-out benchmark: generate each family x seed, then use the real CLI on it.
+
+For every dataset: `forensics ingest`, `forensics cluster`, `forensics evaluate --json`, each
+a separate process, timed (wall seconds and peak RSS). Prints a table of account-level
+precision / recall / F1, rings found vs true, and the false-positive rate of each benign
+kind; `--json` prints one JSON document instead.
+
+    python benchmarks/holdout/run.py --families mixed,prompt_only --seeds 1,2,3 --scale 1
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+from generate import FAMILIES, generate
+
+BENIGN_ORDER = (
+    "benign",
+    "heavy_user",
+    "shared_nat",
+    "prompt_app",
+    "enterprise",
+    "ci_bots",
+    "vpn_user",
+    "research_lab",
+    "classroom",
+    "hackathon",
+)
+
+
+def find_cli() -> str:
+    """The `forensics` next to this interpreter (the project venv), else the one on PATH."""
+    local = Path(sys.executable).with_name("forensics")
+    if local.exists():
+        return str(local)
+    found = shutil.which("forensics")
+    if not found:
+        raise SystemExit("run.py: cannot find the `forensics` command; activate the venv")
+    return found
+
+
+def run_stage(argv: list[str], log: Path) -> dict[str, Any]:
+    """Run one CLI stage; wall time, peak RSS (MiB), exit code, stdout and stderr's tail."""
+    out_path, err_path = log.parent / f"{log.name}.out", log.parent / f"{log.name}.err"
+    t0 = time.perf_counter()
+    with open(out_path, "wb") as out, open(err_path, "wb") as err:
+        proc = subprocess.Popen(argv, stdout=out, stderr=err)
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+    seconds = time.perf_counter() - t0
+    err_text = err_path.read_text(errors="replace").strip()
+    return {
+        "argv": argv,
+        "rc": proc.returncode,
+        "seconds": round(seconds, 2),
+        "peak_rss_mib": round(usage.ru_maxrss / 1024, 1),  # Linux: ru_maxrss is in KiB
+        "stdout": out_path.read_text(errors="replace"),
+        "stderr_tail": err_text.splitlines()[-1] if err_text else "",
+    }
+
+
+def own_metrics(store: Path, truth_csv: Path) -> dict[str, Any]:
+    """Fallback scoring straight from STORE/rings/members.parquet, when `evaluate` fails.
+
+    Same definitions as `forensics evaluate`: flagged = member of any ring; positive = a
+    non-empty ring_id in the truth.
+    """
+    truth = pl.read_csv(truth_csv, schema_overrides={"ring_id": pl.String}).with_columns(
+        pl.col("ring_id").replace("", None)
+    )
+    members = pl.read_parquet(store / "rings" / "members.parquet")
+    j = truth.join(
+        members.select("account_id", pl.col("ring_id").alias("found")), on="account_id", how="left"
+    )
+    pos, flag = pl.col("ring_id").is_not_null(), pl.col("found").is_not_null()
+    c = j.select(tp=(pos & flag).sum(), fp=(~pos & flag).sum(), fn=(pos & ~flag).sum()).row(
+        0, named=True
+    )
+    tp, fp, fn = c["tp"], c["fp"], c["fn"]
+    by_kind = j.filter(~pos).group_by("kind").agg(accounts=pl.len(), flagged=flag.sum())
+    return {
+        "precision": tp / (tp + fp) if tp + fp else None,
+        "recall": tp / (tp + fn) if tp + fn else None,
+        "f1": 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else None,
+        "true_rings": truth["ring_id"].drop_nulls().n_unique(),
+        "found_rings": members["ring_id"].n_unique(),
+        "false_positive_rate_by_kind": {
+            r["kind"]: {
+                "accounts": r["accounts"],
+                "flagged": r["flagged"],
+                "rate": r["flagged"] / r["accounts"],
+            }
+            for r in by_kind.iter_rows(named=True)
+        },
+        "source": "run.py fallback (members.parquet)",
+    }
+
+
+def run_one(
+    cli: str, family: str, seed: int, scale: float, work: Path, cluster_args: list[str]
+) -> dict[str, Any]:
+    """Generate one dataset and push it through ingest, cluster and evaluate."""
+    data, store = work / f"{family}-{seed}", work / f"{family}-{seed}.store"
+    shutil.rmtree(store, ignore_errors=True)
+    t0 = time.perf_counter()
+    summary = generate(data, seed, family, scale)
+    row: dict[str, Any] = {
+        "family": family,
+        "seed": seed,
+        "scale": scale,
+        "accounts": summary["accounts"],
+        "events": summary["events"],
+        "ring_accounts": summary["ring_accounts"],
+        "true_rings": summary["rings"],
+        "timings": {"generate_s": round(time.perf_counter() - t0, 2)},
+        "peak_rss_mib": {},
+    }
+    stages = [
+        (
+            "ingest",
+            [
+                cli,
+                "ingest",
+                str(data / "events.jsonl"),
+                "--store",
+                str(store),
+                "--accounts",
+                str(data / "accounts.csv"),
+            ],
+        ),
+        ("cluster", [cli, "cluster", str(store), *cluster_args]),
+        ("evaluate", [cli, "evaluate", str(store), "--truth", str(data / "truth.csv"), "--json"]),
+    ]
+    for name, argv in stages:
+        res = run_stage(argv, work / f"{family}-{seed}.{name}")
+        row["timings"][f"{name}_s"] = res["seconds"]
+        row["peak_rss_mib"][name] = res["peak_rss_mib"]
+        if res["rc"] != 0:
+            row["error"] = f"{name} exited {res['rc']}: {res['stderr_tail'][:200]}"
+            break
+        if name == "evaluate":
+            row["metrics"] = json.loads(res["stdout"])
+    if "metrics" not in row and (store / "rings" / "members.parquet").exists():
+        row["metrics"] = own_metrics(store, data / "truth.csv")
+    return row
+
+
+def _f(x: float | None) -> str:
+    return "n/a" if x is None else f"{x:.3f}"
+
+
+def render(rows: list[dict[str, Any]]) -> str:
+    """The results as two plain-text tables (detection, then FPR per benign kind)."""
+    head = (
+        f"{'family':<12} {'seed':>4} {'accts':>6} {'events':>7} {'prec':>6} {'recall':>6} "
+        f"{'F1':>6} {'rings f/t':>9} {'gen_s':>6} {'ing_s':>6} {'clu_s':>6} "
+        f"{'clu_MiB':>7}"
+    )
+    lines = [head, "-" * len(head)]
+    kinds: list[str] = []
+    for r in rows:
+        m = r.get("metrics") or {}
+        t = r["timings"]
+        rings = f"{m.get('found_rings', '-')}/{r['true_rings']}"
+        lines.append(
+            f"{r['family']:<12} {r['seed']:>4} {r['accounts']:>6} {r['events']:>7} "
+            f"{_f(m.get('precision')):>6} {_f(m.get('recall')):>6} {_f(m.get('f1')):>6} "
+            f"{rings:>9} {t.get('generate_s', 0):>6.1f} {t.get('ingest_s', 0):>6.1f} "
+            f"{t.get('cluster_s', 0):>6.1f} {r['peak_rss_mib'].get('cluster', 0):>7.0f}"
+        )
+        if "error" in r:
+            lines.append(f"  ! {r['error']}")
+        for k in m.get("false_positive_rate_by_kind") or {}:
+            if k not in kinds:
+                kinds.append(k)
+    kinds.sort(key=lambda k: (BENIGN_ORDER.index(k) if k in BENIGN_ORDER else 99, k))
+    if kinds:
+        lines += ["", "false-positive rate per benign kind (flagged/accounts)"]
+        head2 = f"{'family':<12} {'seed':>4} " + " ".join(f"{k:>12}" for k in kinds)
+        lines += [head2, "-" * len(head2)]
+        for r in rows:
+            fpr = (r.get("metrics") or {}).get("false_positive_rate_by_kind") or {}
+            cells = [
+                f"{fpr[k]['flagged']}/{fpr[k]['accounts']}" if k in fpr else "-" for k in kinds
+            ]
+            lines.append(f"{r['family']:<12} {r['seed']:>4} " + " ".join(f"{c:>12}" for c in cells))
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument(
+        "--families",
+        default=",".join(FAMILIES),
+        help=f"comma-separated, from {', '.join(FAMILIES)}",
+    )
+    ap.add_argument("--seeds", default="1,2,3", help="comma-separated seeds")
+    ap.add_argument("--scale", type=float, default=1.0)
+    ap.add_argument("--work", type=Path, help="keep datasets and stores here (default: temp)")
+    ap.add_argument("--json", action="store_true", help="print one JSON document")
+    ap.add_argument(
+        "--cluster-arg",
+        action="append",
+        default=[],
+        help="extra argument for `forensics cluster` (repeatable)",
+    )
+    args = ap.parse_args(argv)
+    families = [f.strip() for f in args.families.split(",") if f.strip()]
+    bad = [f for f in families if f not in FAMILIES]
+    if bad:
+        ap.error(f"unknown families: {', '.join(bad)}")
+    seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
+    cli = find_cli()
+    tmp = None
+    if args.work is None:
+        tmp = tempfile.TemporaryDirectory(prefix="holdout-")
+        work = Path(tmp.name)
+    else:
+        work = args.work
+        work.mkdir(parents=True, exist_ok=True)
+    rows = []
+    try:
+        for family in families:
+            for seed in seeds:
+                print(f"holdout: {family} seed {seed} ...", file=sys.stderr, flush=True)
+                rows.append(run_one(cli, family, seed, args.scale, work, args.cluster_arg))
+    finally:
+        if tmp is not None:
+            tmp.cleanup()
+    if args.json:
+        print(json.dumps({"scale": args.scale, "runs": rows}, default=str))
+    else:
+        print(render(rows))
+    return 1 if any("error" in r for r in rows) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
