@@ -99,11 +99,6 @@ def _line_pattern(n_extra: int) -> str:
     return _PREFIX + f"(?:{_REFERER_UA})?" + extras + trailing
 
 
-_REQUEST_PATTERN = (
-    r"^(?P<method>[A-Za-z][A-Za-z0-9_-]*) +(?P<endpoint>\S+?(?: +\S+?)*?)"
-    r"(?: +(?P<protocol>HTTP/[0-9.]+))?\s*$"
-)
-
 # For sniffing (Python's re accepts the same syntax).
 _SNIFF_COMMON = re.compile(_PREFIX + r"\s*$")
 _SNIFF_COMBINED = re.compile(_PREFIX + _REFERER_UA + r"(?:\s.*)?$")
@@ -230,25 +225,119 @@ def _unescape(expr: pl.Expr) -> pl.Expr:
     return expr.str.replace_all(r'\\(["\\])', "$1")
 
 
+def _groups_by_quotes(frame: pl.DataFrame, n_extra: int) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Fast path: split backslash-free lines on ``"`` (exact, as no quote can be escaped).
+
+    ``h l u [t] "r" s b "ref" "ua" "x1" ...`` splits into
+    ``[h l u [t] , r, s b , ref, ' ', ua, ' ', x1, ..., tail]``; a common line into three
+    parts. Lines that do not fit this shape exactly are returned for the regex path.
+    """
+    parts = pl.col("p")
+
+    def part(i: int) -> pl.Expr:
+        return parts.list.get(i, null_on_oob=True)
+
+    def blank(i: int) -> pl.Expr:  # part i is absent or only whitespace
+        return (pl.col("n") <= i) | (part(i).str.strip_chars() == "")
+
+    n = pl.col("n")
+    split = (
+        frame.with_columns(pl.col("line").str.split('"').alias("p"))
+        .with_columns(
+            parts.list.len().alias("n"),
+            part(0).str.splitn(" ", 4).alias("head"),
+            part(2).str.strip_chars().str.splitn(" ", 2).alias("sb"),
+        )
+        .unnest("head", "sb", separator="_")
+    )
+    stamp = pl.col("head_field_3").str.strip_chars_end(" ")
+    separators = pl.all_horizontal(blank(i) for i in range(4, 7 + 2 * n_extra, 2))
+    shape_ok = (n == 3) | ((n >= 7) & (n <= 7 + 2 * n_extra) & (n % 2 == 1) & separators)
+    split = split.with_columns(
+        pl.col("head_field_0").alias("src_ip"),
+        pl.col("head_field_1").alias("ident"),
+        pl.col("head_field_2").alias("user"),
+        stamp.str.slice(1, stamp.str.len_chars() - 2).alias("time"),
+        part(1).alias("request"),
+        pl.col("sb_field_0").alias("status"),
+        pl.col("sb_field_1").alias("bytes"),
+        pl.when(n >= 7).then(part(3)).alias("referer"),
+        pl.when(n >= 7).then(part(5)).alias("user_agent"),
+        *[part(7 + 2 * i).alias(f"xq{i}") for i in range(n_extra)],
+        *[pl.lit(None, dtype=pl.String).alias(f"xb{i}") for i in range(n_extra)],
+        pl.lit(None, dtype=pl.String).alias("trailing"),
+        (
+            shape_ok
+            & (pl.col("head_field_0") != "")
+            & (pl.col("head_field_1") != "")
+            & (pl.col("head_field_2") != "")
+            & stamp.str.starts_with("[")
+            & stamp.str.ends_with("]")
+            & pl.col("sb_field_0").str.contains(r"^(?:\d{3}|-)$")
+            & pl.col("sb_field_1").str.contains(r"^(?:\d+|-)$")
+        )
+        .fill_null(False)
+        .alias("ok"),
+    )
+    keep = [*frame.columns, "src_ip", "ident", "user", "time", "request", "status", "bytes"]
+    keep += ["referer", "user_agent", *[f"x{q}{i}" for i in range(n_extra) for q in "qb"]]
+    fast = split.filter(pl.col("ok")).select(*keep, "trailing")
+    rest = split.filter(~pl.col("ok")).select(frame.columns)
+    return fast, rest
+
+
+def _groups_by_regex(frame: pl.DataFrame, n_extra: int) -> pl.DataFrame:
+    """Slow path: the full regex (escaped quotes, bare extras, odd spacing), then unescape."""
+    parsed = frame.with_columns(
+        pl.col("line").str.extract_groups(_line_pattern(n_extra)).alias("g")
+    ).unnest("g")
+    quoted = ["user", "request", "referer", "user_agent", *[f"xq{i}" for i in range(n_extra)]]
+    return parsed.with_columns(_unescape(pl.col(c)) for c in quoted)
+
+
+def _split_request(request: pl.Expr) -> list[pl.Expr]:
+    """METHOD TARGET [HTTP/x] -> method, endpoint, protocol (null when not that shape)."""
+    space = request.str.find(" ", literal=True)
+    method = request.str.slice(0, space)
+    target = request.str.slice(space + 1).str.strip_chars(" ")
+    proto_at = target.str.find(r" +HTTP/[0-9.]+$")
+    valid = method.str.contains(r"^[A-Za-z][A-Za-z0-9_-]*$") & (target != "")
+    return [
+        pl.when(valid).then(method).alias("method"),
+        pl.when(valid)
+        .then(pl.when(proto_at.is_null()).then(target).otherwise(target.str.slice(0, proto_at)))
+        .alias("endpoint"),
+        pl.when(valid & proto_at.is_not_null())
+        .then(target.str.slice(proto_at).str.strip_chars(" "))
+        .alias("protocol"),
+    ]
+
+
 def parse_lines(
     lines: pl.Series, line_numbers: pl.Series, options: ReaderOptions
 ) -> tuple[pl.DataFrame, list[Reject]]:
     """Parse combined/common lines (vectorised); return the rows and the rejected lines."""
     extra = options.extra_fields
+    n_extra = len(extra)
     tz = options.tz or "UTC"
-    frame = pl.DataFrame([line_numbers, lines]).filter(pl.col("line").str.contains(r"\S"))
-    parsed = frame.with_columns(
-        pl.col("line").str.extract_groups(_line_pattern(len(extra))).alias("g")
-    ).unnest("g")
+    frame = pl.DataFrame([line_numbers, lines]).filter(pl.col("line").str.strip_chars() != "")
+    plain = pl.col("line").str.contains("\\", literal=True).not_()
+    fast, rest = _groups_by_quotes(frame.filter(plain), n_extra)
+    slow = _groups_by_regex(pl.concat([rest, frame.filter(~plain)]), n_extra)
+    parsed = pl.concat([fast, slow.select(fast.columns)]).sort("source_line")
     time = pl.col("time")
     parsed = parsed.with_columns(
-        pl.coalesce(
-            time.str.strptime(UTC_TS, _TIME_WITH_OFFSET, strict=False),
-            time.str.strptime(pl.Datetime("us"), _TIME_WITHOUT_OFFSET, strict=False)
-            .dt.replace_time_zone(tz, ambiguous="earliest", non_existent="null")
-            .dt.convert_time_zone("UTC"),
-        ).alias("ts")
+        time.str.strptime(UTC_TS, _TIME_WITH_OFFSET, strict=False).alias("ts")
     )
+    if parsed["ts"].null_count():  # times without an offset are in options.tz
+        parsed = parsed.with_columns(
+            pl.coalesce(
+                "ts",
+                time.str.strptime(pl.Datetime("us"), _TIME_WITHOUT_OFFSET, strict=False)
+                .dt.replace_time_zone(tz, ambiguous="earliest", non_existent="null")
+                .dt.convert_time_zone("UTC"),
+            ).alias("ts")
+        )
     failed = parsed.filter(pl.col("src_ip").is_null() | pl.col("ts").is_null())
     rejects = [
         Reject(
@@ -259,29 +348,25 @@ def parse_lines(
         for row in failed.select("source_line", "src_ip", "time", "line").iter_rows(named=True)
     ]
     ok = parsed.filter(pl.col("src_ip").is_not_null() & pl.col("ts").is_not_null())
-    request = _unescape(_null_if_dash(pl.col("request")))
     extra_exprs = [
-        pl.coalesce(
-            _unescape(_null_if_dash(pl.col(f"xq{i}"))), _null_if_dash(pl.col(f"xb{i}"))
-        ).alias(name)
+        pl.coalesce(_null_if_dash(pl.col(f"xq{i}")), _null_if_dash(pl.col(f"xb{i}"))).alias(name)
         for i, name in enumerate(extra)
     ]
-    out = ok.with_columns(request.alias("request")).select(
+    out = ok.with_columns(_null_if_dash(pl.col("request")).alias("request")).select(
         "source_line",
         "ts",
         "src_ip",
         _null_if_dash(pl.col("ident")).alias("ident"),
-        _unescape(_null_if_dash(pl.col("user"))).alias("user"),
-        pl.col("request").str.extract_groups(_REQUEST_PATTERN).alias("r"),
+        _null_if_dash(pl.col("user")).alias("user"),
+        *_split_request(pl.col("request")),
         "request",
         _null_if_dash(pl.col("status")).cast(pl.Int16).alias("status"),
         _null_if_dash(pl.col("bytes")).cast(pl.Int64, strict=False).alias("bytes"),
-        _unescape(_null_if_dash(pl.col("referer"))).alias("referer"),
-        _unescape(_null_if_dash(pl.col("user_agent"))).alias("user_agent"),
+        _null_if_dash(pl.col("referer")).alias("referer"),
+        _null_if_dash(pl.col("user_agent")).alias("user_agent"),
         *extra_exprs,
         pl.col("trailing").replace("", None),
     )
-    out = out.unnest("r").select("source_line", *COMBINED_COLUMNS[:12], *extra, "trailing")
     return out, rejects
 
 
