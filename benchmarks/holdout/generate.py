@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -43,6 +44,12 @@ def curriculum(
     items = P.dataset_items(rng, domains, size)
     k = int(rng.integers(2, 4))
     return lambda r, n: P.ring_prompts(r, domains, items, n, paraphrase, languages, k)
+
+
+def eval_harness(items: pl.Series, rng: np.random.Generator, n: int) -> pl.Series:
+    """A lab's evaluation harness: one benchmark, its own few-shot CoT format."""
+    item = items.gather(rng.integers(0, len(items), n))
+    return P.fill(P.pick(rng, P.HARNESS_TEMPLATES, n), {"ITEM": item})
 
 
 def fixed_prompts(pool: list[str]) -> Callable[[np.random.Generator, int], pl.Series]:
@@ -201,7 +208,8 @@ def benign_groups(
     # A research lab running an eval harness on one benchmark from several accounts.
     for i in range(int(m)):
         lab = subnet_ips(rng, [f"128.{rng.integers(2, 250)}.{rng.integers(1, 250)}"], 3)
-        harness = curriculum(rng, ["cot_math"], 400, paraphrase=False)
+        benchmark = P.dataset_items(rng, ["cot_math"], 400)
+        harness = partial(eval_harness, benchmark)
         groups.append(
             Group(
                 "research_lab",

@@ -407,6 +407,12 @@ ENTERPRISE_TEMPLATES = [  # one company's product: support-ticket triage on its 
     "Draft a polite reply to this customer. Mention order {D}.\n\nCustomer wrote: {TEXT}",
     "Extract the product name, issue type and sentiment from: {TEXT}",
 ]
+HARNESS_TEMPLATES = [  # public eval harness formats (GSM8K-style chain-of-thought scoring)
+    "Question: {ITEM}\nLet's think step by step.\nAnswer:",
+    "Q: Roger has 5 tennis balls. He buys 2 more cans of 3 balls each. How many does he have?"
+    "\nA: Roger started with 5 balls. 2 cans of 3 is 6. 5 + 6 = 11. The answer is 11.\n\n"
+    "Q: {ITEM}\nA:",
+]
 CI_PROMPTS = [  # one developer's integration tests, replayed verbatim by every CI run
     "Say 'pong' and nothing else.",
     'Return exactly this JSON: {"ok": true}',
@@ -421,7 +427,7 @@ CI_PROMPTS = [  # one developer's integration tests, replayed verbatim by every 
 # ---------------------------------------------------------------- builders
 
 
-def _pick(rng: np.random.Generator, pool: Sequence[str], n: int, zipf: float = 0.0) -> pl.Series:
+def pick(rng: np.random.Generator, pool: Sequence[str], n: int, zipf: float = 0.0) -> pl.Series:
     """n values from pool, uniformly or Zipf-weighted (rank^-zipf)."""
     if zipf > 0:
         w = 1.0 / np.arange(1, len(pool) + 1) ** zipf
@@ -436,7 +442,7 @@ def babble(rng: np.random.Generator, n: int, lo: int = 4, hi: int = 24) -> pl.Se
     length = rng.integers(lo, hi + 1, size=n)
     cols = []
     for k in range(hi):
-        words = _pick(rng, WORDS, n, zipf=0.9)
+        words = pick(rng, WORDS, n, zipf=0.9)
         cols.append(pl.when(pl.lit(pl.Series(length)) > k).then(pl.lit(words)))
     return pl.select(pl.concat_str(cols, separator=" ", ignore_nulls=True)).to_series()
 
@@ -448,22 +454,22 @@ def _numbers(rng: np.random.Generator, n: int, lo: int, hi: int) -> pl.Series:
 def slot_values(rng: np.random.Generator, n: int, text: tuple[int, int] = (4, 24)) -> dict:
     """Every slot any frame may use, n values each (unused ones cost little)."""
     return {
-        "TOPIC": _pick(rng, TOPICS, n, zipf=0.6),
-        "TOPIC2": _pick(rng, TOPICS, n),
-        "CODE": _pick(rng, CODE_LANGS, n, zipf=0.8),
-        "HL": _pick(rng, HUMAN_LANGS, n),
-        "REL": _pick(rng, RELATIONS, n),
-        "CITY": _pick(rng, CITIES, n),
-        "CITY2": _pick(rng, CITIES, n),
-        "ERR": _pick(rng, ERRORS, n),
+        "TOPIC": pick(rng, TOPICS, n, zipf=0.6),
+        "TOPIC2": pick(rng, TOPICS, n),
+        "CODE": pick(rng, CODE_LANGS, n, zipf=0.8),
+        "HL": pick(rng, HUMAN_LANGS, n),
+        "REL": pick(rng, RELATIONS, n),
+        "CITY": pick(rng, CITIES, n),
+        "CITY2": pick(rng, CITIES, n),
+        "ERR": pick(rng, ERRORS, n),
         "TEXT": babble(rng, n, *text),
         "N": _numbers(rng, n, 2, 11),
-        "OBJ": _pick(rng, OBJECTS, n),
-        "OBJ2": _pick(rng, OBJECTS, n),
-        "NAME": _pick(rng, NAMES, n),
-        "FUNC": _pick(rng, FUNCS, n),
-        "FUNC2": _pick(rng, FUNCS, n),
-        "PHEN": _pick(rng, PHENOMENA, n),
+        "OBJ": pick(rng, OBJECTS, n),
+        "OBJ2": pick(rng, OBJECTS, n),
+        "NAME": pick(rng, NAMES, n),
+        "FUNC": pick(rng, FUNCS, n),
+        "FUNC2": pick(rng, FUNCS, n),
+        "PHEN": pick(rng, PHENOMENA, n),
         "A": _numbers(rng, n, 2, 60),
         "B": _numbers(rng, n, 2, 40),
         "C": _numbers(rng, n, 2, 12),
@@ -482,9 +488,9 @@ def fill(frames: pl.Series, values: Mapping[str, pl.Series]) -> pl.Series:
 
 def benign_prompts(rng: np.random.Generator, n: int, cot_share: float = 0.0) -> pl.Series:
     """Ordinary users' prompts: many frames, personal text, a share with a CoT request."""
-    out = fill(_pick(rng, BENIGN_FRAMES, n, zipf=0.5), slot_values(rng, n))
+    out = fill(pick(rng, BENIGN_FRAMES, n, zipf=0.5), slot_values(rng, n))
     cot = pl.Series(rng.random(n) < cot_share)
-    suffix = _pick(rng, COT_SUFFIXES, n)
+    suffix = pick(rng, COT_SUFFIXES, n)
     return pl.select(
         pl.when(pl.lit(cot))
         .then(pl.concat_str([pl.lit(out), pl.lit(suffix)], separator=" "))
@@ -494,13 +500,13 @@ def benign_prompts(rng: np.random.Generator, n: int, cot_share: float = 0.0) -> 
 
 def template_prompts(rng: np.random.Generator, templates: Sequence[str], n: int) -> pl.Series:
     """A fixed set of templates (an app's, a company's) filled with each user's own text."""
-    return fill(_pick(rng, templates, n, zipf=0.7), slot_values(rng, n, text=(8, 40)))
+    return fill(pick(rng, templates, n, zipf=0.7), slot_values(rng, n, text=(8, 40)))
 
 
 def dataset_items(rng: np.random.Generator, domains: Sequence[str], size: int) -> pl.Series:
     """A ring's task dataset: `size` items drawn from the item frames of its domains."""
     frames = [f for d in domains for f in DOMAINS[d]["items"]]
-    return fill(_pick(rng, frames, size), slot_values(rng, size, text=(15, 45)))
+    return fill(pick(rng, frames, size), slot_values(rng, size, text=(15, 45)))
 
 
 def ring_prompts(
@@ -524,7 +530,7 @@ def ring_prompts(
     if not paraphrase:
         pool = [w for d in domains for w in DOMAINS[d]["wrappers"]]
         pool = [pool[i] for i in rng.permutation(len(pool))[:wrappers_per_ring]]
-        return fill(_pick(rng, pool, n), {"ITEM": item})
+        return fill(pick(rng, pool, n), {"ITEM": item})
     # Synonym substitution on about half of the requests.
     swapped = pl.select(pl.lit(item).str.replace_many(list(SYNONYMS), list(SYNONYMS.values())))
     swap = pl.Series(rng.random(n) < 0.5)
@@ -541,8 +547,8 @@ def ring_prompts(
             k = int(mask.sum())
             if k == 0:
                 continue
-            vals = {key: _pick(rng, phr[key], k) for key in ("V", "HOW", "OUT")}
+            vals = {key: pick(rng, phr[key], k) for key in ("V", "HOW", "OUT")}
             vals["ITEM"] = item.filter(pl.Series(mask))
-            text = fill(_pick(rng, PARA_FRAMES, k), vals)
+            text = fill(pick(rng, PARA_FRAMES, k), vals)
             out = out.scatter(np.flatnonzero(mask), text)
     return out
