@@ -50,12 +50,17 @@ class RequestIdIndex:
         return found
 
     def add(self, sorted_unique: np.ndarray) -> None:
+        """Add sorted hashes, none of them already in the index."""
         if sorted_unique.size == 0:
             return
         self._runs.append(sorted_unique)
         while len(self._runs) > 1 and self._runs[-2].size <= 2 * self._runs[-1].size:
             last = self._runs.pop()
-            self._runs[-1] = np.union1d(self._runs[-1], last)
+            # Two sorted runs with no common element (add() gets new hashes only): a
+            # stable sort (timsort) finds the two runs and merges them in linear time.
+            merged = np.concatenate((self._runs[-1], last))
+            merged.sort(kind="stable")
+            self._runs[-1] = merged
 
     def keep_new(self, ids: pl.Series) -> np.ndarray:
         """Mask of ids seen neither before nor earlier in this batch; records the kept ones."""

@@ -45,8 +45,9 @@ class JsonlReader:
         if _first_char(head) == b"[":
             yield from read_json_array(buffered)
             return
+        schema = _RunningSchema()
         for chunk in iter_line_chunks(buffered):
-            frame, rejects = parse_ndjson_chunk(chunk.data, chunk.first_line)
+            frame, rejects = parse_ndjson_chunk(chunk.data, chunk.first_line, schema)
             yield Batch(frame, chunk.rejects + rejects)
 
 
@@ -104,7 +105,57 @@ def _frame_from_dicts(rows: list[dict[str, Any]]) -> pl.DataFrame:
         )
 
 
-def parse_ndjson_chunk(data: bytes, first_line: int) -> tuple[pl.DataFrame, list[Reject]]:
+class _RunningSchema:
+    """The fields seen so far in a file, so that most chunks parse without inference.
+
+    Inferring a schema from every line of a chunk costs more than parsing it, so each chunk
+    is parsed with the fields seen so far plus those found in a sample of its lines (its
+    first lines and lines spread evenly over it). A chunk that does not fit (a value of
+    another type) is parsed again with full inference. A field that appears in none of
+    the sampled lines of a chunk and in no earlier chunk is not read from that chunk.
+    """
+
+    SAMPLE_LINES = 2000
+
+    def __init__(self) -> None:
+        self.fields: dict[str, pl.DataType] = {}
+
+    def parse(self, data: bytes, starts: np.ndarray) -> pl.DataFrame:
+        ends = np.append(starts[1:], len(data))
+        n = len(starts)
+        if n <= self.SAMPLE_LINES:
+            picks = np.arange(n)
+        else:
+            half = self.SAMPLE_LINES // 2
+            picks = np.concatenate(
+                (np.arange(half), np.linspace(half, n - 1, half).astype(np.int64))
+            )
+        sample = b"".join(data[starts[i] : ends[i]] for i in picks.tolist())
+        sampled = pl.read_ndjson(io.BytesIO(sample), infer_schema_length=None).schema
+        schema = dict(self.fields)
+        for name, dtype in sampled.items():
+            if name not in schema or schema[name] == pl.Null:
+                schema[name] = dtype
+            elif schema[name] != dtype and dtype != pl.Null:
+                schema = {}  # types disagree: infer this chunk fully
+                break
+        frame = None
+        if schema:
+            try:
+                frame = pl.read_ndjson(io.BytesIO(data), schema=schema)
+            except Exception:
+                frame = None
+        if frame is None:
+            frame = pl.read_ndjson(io.BytesIO(data), infer_schema_length=None)
+            self.fields = {}
+        for name, dtype in frame.schema.items():
+            self.fields.setdefault(name, dtype)
+        return frame
+
+
+def parse_ndjson_chunk(
+    data: bytes, first_line: int, schema: _RunningSchema | None = None
+) -> tuple[pl.DataFrame, list[Reject]]:
     """Parse whole lines natively; fall back to a per-line check only when that fails."""
     if not data:
         return _empty(), []
@@ -118,7 +169,7 @@ def parse_ndjson_chunk(data: bytes, first_line: int) -> tuple[pl.DataFrame, list
     )
     if b"\x00" not in data:
         try:
-            frame = pl.read_ndjson(io.BytesIO(data), infer_schema_length=None)
+            frame = (schema or _RunningSchema()).parse(data, starts)
             expected = len(starts) if content is None else len(content)
             if frame.height == expected:
                 if content is None:
