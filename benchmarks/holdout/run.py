@@ -159,8 +159,9 @@ def _f(x: float | None) -> str:
     return "n/a" if x is None else f"{x:.3f}"
 
 
-def render(rows: list[dict[str, Any]]) -> str:
-    """The results as two plain-text tables (detection, then FPR per benign kind)."""
+def render(rows: list[dict[str, Any]], per_ring: bool = False) -> str:
+    """The results as plain-text tables: detection, FPR per benign kind, and (per_ring)
+    each true ring's recall and best Jaccard match."""
     head = (
         f"{'family':<12} {'seed':>4} {'accts':>6} {'events':>7} {'prec':>6} {'recall':>6} "
         f"{'F1':>6} {'rings f/t':>9} {'gen_s':>6} {'ing_s':>6} {'clu_s':>6} "
@@ -194,6 +195,19 @@ def render(rows: list[dict[str, Any]]) -> str:
                 f"{fpr[k]['flagged']}/{fpr[k]['accounts']}" if k in fpr else "-" for k in kinds
             ]
             lines.append(f"{r['family']:<12} {r['seed']:>4} " + " ".join(f"{c:>12}" for c in cells))
+    if per_ring:
+        lines += [
+            "",
+            "true rings: flagged members and best-matching found ring",
+            f"{'family':<12} {'seed':>4} {'ring':>5} {'size':>5} {'flagged':>7} "
+            f"{'jaccard':>7} {'split':>5}",
+        ]
+        for r in rows:
+            for t in (r.get("metrics") or {}).get("rings") or []:
+                lines.append(
+                    f"{r['family']:<12} {r['seed']:>4} {t['ring_id']:>5} {t['size']:>5} "
+                    f"{t['flagged']:>7} {t['jaccard']:>7.3f} {t['split_into']:>5}"
+                )
     return "\n".join(lines)
 
 
@@ -208,6 +222,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--scale", type=float, default=1.0)
     ap.add_argument("--work", type=Path, help="keep datasets and stores here (default: temp)")
     ap.add_argument("--json", action="store_true", help="print one JSON document")
+    ap.add_argument("--per-ring", action="store_true", help="also print every true ring")
     ap.add_argument(
         "--cluster-arg",
         action="append",
@@ -240,7 +255,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         print(json.dumps({"scale": args.scale, "runs": rows}, default=str))
     else:
-        print(render(rows))
+        print(render(rows, args.per_ring))
     return 1 if any("error" in r for r in rows) else 0
 
 
