@@ -25,34 +25,10 @@ HOUR = 3_600.0
 CONSUMER = np.array(
     [2, 1.2, 0.8, 0.5, 0.4, 0.5, 1, 2, 3, 4, 4.5, 5, 5.5, 5, 5, 5, 5.5, 6, 6.5, 7, 7.5, 7, 5.5, 3.5]
 )
-WORKER = np.array(
-    [
-        0.3,
-        0.2,
-        0.2,
-        0.2,
-        0.2,
-        0.3,
-        0.8,
-        2,
-        5,
-        7,
-        7.5,
-        7,
-        5.5,
-        6.5,
-        7,
-        7,
-        6.5,
-        5,
-        3,
-        2,
-        1.5,
-        1.2,
-        0.8,
-        0.5,
-    ]
-)
+# fmt: off
+WORKER = np.array([0.3, 0.2, 0.2, 0.2, 0.2, 0.3, 0.8, 2, 5, 7, 7.5, 7, 5.5, 6.5, 7, 7, 6.5, 5, 3,
+                   2, 1.5, 1.2, 0.8, 0.5])
+# fmt: on
 PROFILES = {"consumer": CONSUMER / CONSUMER.sum(), "worker": WORKER / WORKER.sum()}
 
 # Time zones (UTC offset, hours), how common they are among users, and their countries.
