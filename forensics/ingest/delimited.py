@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterator
 from typing import BinaryIO
 
@@ -55,15 +56,19 @@ def _delimiter(header: str) -> str | None:
     return None
 
 
-def _is_header(header: str, delim: str) -> bool:
-    fields = next(csv.reader([header], delimiter=delim))
-    if len(fields) < 2:
+_NAME = re.compile(r"^[A-Za-z_@$][\w@$.\-/:()\[\] ]{0,63}$")
+
+
+def _is_header(head: str, delim: str) -> bool:
+    """A header names fields (short names, no duplicates) and the next line has as many."""
+    rows = list(csv.reader(head.splitlines()[:2], delimiter=delim))
+    if not rows or len(rows[0]) < 2:
         return False
-    # A header names fields: short words, none of them a number, no duplicates.
-    names = [f.strip() for f in fields]
-    return all(
-        0 < len(n) <= 64 and not n.replace(".", "").replace("-", "").isdigit() for n in names
-    ) and len(set(names)) == len(names)
+    names = [f.strip().lstrip("\ufeff") for f in rows[0]]
+    if not all(_NAME.match(n) for n in names) or len(set(names)) != len(names):
+        return False
+    # A quoted value may span lines, so a short second row is not proof against CSV.
+    return len(rows) < 2 or len(rows[1]) == len(names) or '"' in head
 
 
 class CsvReader:
@@ -76,7 +81,8 @@ class CsvReader:
         if header is None or header.lstrip().startswith(("{", "[")):
             return False
         delim = _delimiter(header)
-        return delim is not None and _is_header(header, delim)
+        text = head.lstrip(b"\xef\xbb\xbf").decode("utf-8", "replace")
+        return delim is not None and _is_header(text, delim)
 
     def read(self, stream: BinaryIO, options: ReaderOptions) -> Iterator[Batch]:
         head = stream.read(64 * 1024)
@@ -91,6 +97,7 @@ class CsvReader:
         names = next(csv.reader([header or ""], delimiter=delim))
         names = [n.strip().lstrip("\ufeff") for n in names]
         rejects: list[Reject] = []
+        next_line = 2  # line 1 is the header
 
         def on_invalid(row: pacsv.InvalidRow) -> str:
             # Arrow knows the row number only without multi-line values: else count.
@@ -116,7 +123,6 @@ class CsvReader:
                 null_values=[""],
             ),
         )
-        next_line = 2  # line 1 is the header
         while True:
             try:
                 record_batch = reader.read_next_batch()

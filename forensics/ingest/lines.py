@@ -40,15 +40,17 @@ def line_starts(data: bytes) -> np.ndarray:
 
 def iter_line_chunks(
     stream: BinaryIO,
-    chunk_bytes: int = CHUNK_BYTES,
-    max_line_bytes: int = MAX_LINE_BYTES,
+    chunk_bytes: int | None = None,
+    max_line_bytes: int | None = None,
 ) -> Iterator[LineChunk]:
     """Yield chunks of whole lines; over-long lines become Rejects of the chunk after them."""
+    chunk_bytes = chunk_bytes or CHUNK_BYTES
+    max_line_bytes = max_line_bytes or MAX_LINE_BYTES
     carry = b""
     line_no = 1
     skipping = False  # inside an over-long line whose head was already rejected
     pending: list[Reject] = []
-    read_size = max(chunk_bytes, 64 * 1024)
+    read_size = max(chunk_bytes, 1024)
     while True:
         block = stream.read(read_size)
         if not block:

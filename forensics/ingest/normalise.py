@@ -420,7 +420,7 @@ def normalise_batch(
         raw = raw_src.select(
             pl.struct(pl.all().exclude("source_line")).struct.json_encode().alias("raw")
         )
-        rejects = pl.concat([bad, raw], how="horizontal")
+        rejects = bad.with_columns(raw.to_series())
         out = out.filter(~bad_mask)
     else:
         rejects = pl.DataFrame(

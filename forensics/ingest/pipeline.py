@@ -202,9 +202,14 @@ def _not_a_log(head: bytes, size: int) -> str | None:
         return "empty file"
     if head[:4] == b"PAR1":
         return None
-    if b"\x00" in head[:8192]:
-        return "binary file, not a log"
+    # A log may hold a stray NUL or a broken byte (those rows are quarantined); a file
+    # where they are common is binary.
     sample = head[:8192]
+    controls = sum(
+        sample.count(bytes([b])) for b in (*range(0, 9), 11, 12, *range(14, 27), *range(28, 32))
+    )
+    if controls > max(4, len(sample) // 100):
+        return "binary file, not a log"
     text = sample.decode("utf-8", "replace")
     if text.count("\ufffd") > max(8, len(text) // 50):
         return "binary file, not a log"

@@ -1,0 +1,101 @@
+"""Malformed rows are quarantined with a reason; files that are not logs are refused alone."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from forensics.ingest import lines
+
+from .conftest import jsonl, quarantine_rows
+
+GOOD = {"ts": "2024-05-01T10:00:00Z", "account_id": "a1"}
+
+
+def _reasons(store_dir) -> dict[int, str]:
+    return {r["line"]: r["reason"] for r in quarantine_rows(store_dir)}
+
+
+def test_each_malformed_row_is_quarantined_with_its_reason(write, run_ingest, events, store_dir):
+    bad_lines = [
+        json.dumps(GOOD),  # 1 ok
+        '{"ts": "2024-05-01T10:00:00Z", "account_id": ',  # 2 broken JSON
+        json.dumps({"account_id": "a2"}),  # 3 no time
+        json.dumps({"ts": "yesterday-ish", "account_id": "a3"}),  # 4 bad time
+        json.dumps({"ts": "2024-05-01T10:00:00Z"}),  # 5 no account
+        json.dumps({**GOOD, "request_id": "x5", "input_tokens": "many"}),  # 6 wrong type
+        json.dumps({**GOOD, "request_id": "x6", "prompt": "a\u0000b"}),  # 7 NUL (escaped)
+        '{"ts": "2024-05-01T10:00:00Z", "account_id": "a\x00"}',  # 8 raw NUL byte
+        '{"ts": "2024-05-01T10:00:00Z", "account_id": "\xff\xfe"}',  # 9 invalid UTF-8 (below)
+        "[1, 2, 3]",  # 10 not an object
+        json.dumps({**GOOD, "request_id": "x10", "status": 99999}),  # 11 status out of range
+    ]
+    data = "\n".join(bad_lines).encode("utf-8").replace("\xff\xfe".encode(), b"\xff\xfe") + b"\n"
+    result = run_ingest(write("bad.jsonl", data))
+    report = result.inputs[0]
+    assert report.rows_read == 11
+    assert report.rows_ingested == 1
+    assert report.rows_quarantined == 10
+    reasons = _reasons(store_dir)
+    assert reasons[2].startswith("bad_json")
+    assert reasons[3] == "missing_ts"
+    assert reasons[4] == "bad_timestamp"
+    assert reasons[5] == "missing_account_id"
+    assert reasons[6] == "bad_type: input_tokens"
+    assert reasons[7] == "nul_byte"
+    assert reasons[8] == "nul_byte"
+    assert reasons[9] == "invalid_utf8"
+    assert reasons[10] == "not_an_object"
+    assert reasons[11] == "bad_type: status"
+    assert events()["account_id"].to_list() == ["a1"]
+    assert all(r["source"].endswith("bad.jsonl") for r in quarantine_rows(store_dir))
+
+
+def test_absurdly_long_line_is_quarantined_truncated(write, run_ingest, store_dir, monkeypatch):
+    monkeypatch.setattr(lines, "MAX_LINE_BYTES", 10_000)
+    monkeypatch.setattr(lines, "CHUNK_BYTES", 4096)
+    long = json.dumps({**GOOD, "prompt": "x" * 50_000})
+    text = jsonl([GOOD]) + long + "\n" + jsonl([{**GOOD, "account_id": "a2"}])
+    # The limits are read at call time through the module (patched above).
+    result = run_ingest(write("long.jsonl", text))
+    assert result.inputs[0].rows_ingested == 2
+    [row] = quarantine_rows(store_dir)
+    assert row["line"] == 2 and row["reason"] == "line_too_long"
+    assert len(row["raw"]) < 5000
+
+
+def test_rows_rejected_by_validation_keep_their_raw_record(write, run_ingest, store_dir):
+    run_ingest(write("a.jsonl", jsonl([GOOD, {"ts": "2024-05-01T10:00:00Z", "note": "who?"}])))
+    [row] = quarantine_rows(store_dir)
+    assert row["reason"] == "missing_account_id"
+    assert json.loads(row["raw"])["note"] == "who?"
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "why"),
+    [
+        ("empty.log", b"", "empty file"),
+        ("blob.bin", bytes(range(256)) * 8, "binary"),
+        ("prose.txt", b"Dear diary, today nothing happened.\nThe end.\n", "unknown format"),
+    ],
+)
+def test_a_file_that_is_not_a_log_is_refused_and_the_run_goes_on(
+    write, run_ingest, events, name, content, why
+):
+    good = write("good.jsonl", jsonl([GOOD]))
+    result = run_ingest(write(name, content), good)
+    assert result.ok
+    assert len(result.errors) == 1 and name in result.errors[0] and why in result.errors[0]
+    assert events().height == 1
+
+
+def test_nothing_ingestable_is_not_ok(write, run_ingest):
+    result = run_ingest(write("empty.log", b""))
+    assert not result.ok
+
+
+def test_all_rows_without_identity_explains_how_to_name_one(write, run_ingest):
+    result = run_ingest(write("a.jsonl", jsonl([{"ts": "2024-05-01T10:00:00Z", "ip": "1.2.3.4"}])))
+    assert not result.ok
+    assert "--map account_id=" in result.errors[0]

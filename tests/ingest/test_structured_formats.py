@@ -1,0 +1,224 @@
+"""Each structured format lands as canonical events; sniffing picks it and says so."""
+
+from __future__ import annotations
+
+import json
+
+import polars as pl
+
+from forensics.ingest.formats import READERS, sniff_reader
+
+from .conftest import jsonl
+
+ROWS = [
+    {
+        "ts": "2024-05-01T10:00:00Z",
+        "account_id": "a1",
+        "request_id": "r1",
+        "src_ip": "1.2.3.4",
+        "status": 200,
+        "model": "m1",
+        "input_tokens": 10,
+        "output_tokens": 20,
+        "prompt": "hello",
+    },
+    {
+        "ts": "2024-05-02T11:30:00Z",
+        "account_id": "a2",
+        "request_id": "r2",
+        "src_ip": "5.6.7.8",
+        "status": 429,
+        "model": "m2",
+        "input_tokens": 1,
+        "output_tokens": 0,
+        "prompt": "bye",
+    },
+]
+
+
+def test_jsonl_with_canonical_names_lands_every_field(write, run_ingest, events):
+    result = run_ingest(write("a.jsonl", jsonl(ROWS)))
+    assert result.inputs[0].format == "jsonl"
+    ev = events()
+    assert ev["account_id"].to_list() == ["a1", "a2"]
+    assert ev["status"].dtype == pl.Int16 and ev["status"].to_list() == [200, 429]
+    assert ev["input_tokens"].to_list() == [10, 1]
+    assert ev["prompt"].to_list() == ["hello", "bye"]
+    assert ev["source_line"].to_list() == [1, 2]
+    assert ev["source_file"][0].endswith("a.jsonl")
+
+
+def test_events_are_partitioned_by_utc_day(write, run_ingest, store_dir):
+    run_ingest(write("a.jsonl", jsonl(ROWS)))
+    days = sorted(p.name for p in (store_dir / "events").iterdir())
+    assert days == ["date=2024-05-01", "date=2024-05-02"]
+    part = next((store_dir / "events" / "date=2024-05-01").glob("*.parquet"))
+    assert pl.read_parquet_schema(part)["ts"] == pl.Datetime("us", "UTC")
+
+
+def test_json_array_export_is_read(write, run_ingest, events):
+    run_ingest(write("a.json", json.dumps(ROWS)))
+    assert events()["request_id"].to_list() == ["r1", "r2"]
+
+
+def test_csv_and_tsv_are_read(write, run_ingest, events):
+    csv_text = 'ts,account_id,status,prompt\n2024-05-01T10:00:00Z,a1,200,"hi, there"\n'
+    tsv_text = "ts\taccount_id\tstatus\n2024-05-01T11:00:00Z\ta2\t404\n"
+    result = run_ingest(write("a.csv", csv_text), write("b.tsv", tsv_text))
+    assert [r.format for r in result.inputs] == ["csv", "csv"]
+    ev = events()
+    assert ev["account_id"].to_list() == ["a1", "a2"]
+    assert ev["status"].to_list() == [200, 404]
+    assert ev["prompt"].to_list() == ["hi, there", None]
+
+
+def test_csv_with_multiline_quoted_prompt(write, run_ingest, events):
+    text = (
+        'ts,user,prompt\n2024-05-01T10:00:00Z,u1,"line one\nline two"\n2024-05-01T10:01:00Z,u2,x\n'
+    )
+    run_ingest(write("a.csv", text))
+    assert events()["prompt"].to_list() == ["line one\nline two", "x"]
+
+
+def test_parquet_is_read(write, run_ingest, events, tmp_path):
+    path = tmp_path / "in" / "a.parquet"
+    path.parent.mkdir(parents=True)
+    pl.DataFrame(ROWS).write_parquet(path)
+    result = run_ingest(path)
+    assert result.inputs[0].format == "parquet"
+    assert events()["account_id"].to_list() == ["a1", "a2"]
+
+
+def test_litellm_spendlogs_json_export(write, run_ingest, events):
+    rows = [
+        {
+            "request_id": "chatcmpl-1",
+            "call_type": "acompletion",
+            "api_key": "88dc28d0f030c5",
+            "spend": 0.0002,
+            "total_tokens": 30,
+            "prompt_tokens": 10,
+            "completion_tokens": 20,
+            "startTime": "2024-05-01T10:00:00.123Z",
+            "endTime": "2024-05-01T10:00:01Z",
+            "model": "gpt-4o",
+            "user": "team-a-user",
+            "requester_ip_address": "::ffff:10.0.0.7",
+            "metadata": {"user_api_key_user_id": "u-77", "user_api_key_team_id": "t1"},
+            "messages": [
+                {"role": "system", "content": "be brief"},
+                {"role": "user", "content": "what is 2+2"},
+            ],
+        },
+    ]
+    result = run_ingest(write("spend.json", json.dumps(rows)))
+    assert result.inputs[0].format == "litellm"
+    ev = events()
+    assert ev["account_id"].to_list() == ["team-a-user"]
+    assert ev["api_key_id"].to_list() == ["88dc28d0f030c5"]
+    assert ev["src_ip"].to_list() == ["10.0.0.7"]
+    assert ev["prompt"].to_list() == ["what is 2+2"]
+    assert ev["input_tokens"].to_list() == [10] and ev["output_tokens"].to_list() == [20]
+
+
+def test_litellm_csv_export_reaches_into_json_text_columns(write, run_ingest, events):
+    text = (
+        "request_id,startTime,user,api_key,spend,prompt_tokens,completion_tokens,model,metadata\n"
+        'r1,2024-05-01 10:00:00,,k1,0.1,5,6,gpt,"{""user_api_key_user_id"": ""u-9""}"\n'
+    )
+    result = run_ingest(write("spend.csv", text))
+    assert result.inputs[0].format == "litellm"
+    assert events()["account_id"].to_list() == ["u-9"]
+
+
+def test_aws_api_gateway_profile(write, run_ingest, events):
+    rows = [
+        {
+            "requestId": "c6af9ac6-7b61",
+            "requestTime": "10/Oct/2024:13:55:36 +0000",
+            "httpMethod": "POST",
+            "resourcePath": "/v1/chat",
+            "status": "200",
+            "identity": {
+                "sourceIp": "203.0.113.9",
+                "apiKeyId": "key-1",
+                "userAgent": "openai-python/1.40.0",
+            },
+        }
+    ]
+    run_ingest(write("apigw.jsonl", jsonl(rows)), profile="aws-apigw")
+    ev = events()
+    assert ev["request_id"].to_list() == ["c6af9ac6-7b61"]
+    assert ev["account_id"].to_list() == ["key-1"]
+    assert ev["src_ip"].to_list() == ["203.0.113.9"]
+    assert str(ev["ts"][0]) == "2024-10-10 13:55:36+00:00"
+
+
+def test_cloudflare_ai_gateway_profile(write, run_ingest, events):
+    rows = [
+        {
+            "id": "01J0",
+            "created_at": "2024-05-01T10:00:00Z",
+            "model": "gpt-4o-mini",
+            "provider": "openai",
+            "path": "chat/completions",
+            "status_code": 200,
+            "tokens_in": 12,
+            "tokens_out": 40,
+            "duration": 812,
+            "cost": 0.001,
+            "metadata": '{"user_id": "cust-5"}',
+        }
+    ]
+    run_ingest(write("cf.jsonl", jsonl(rows)), profile="cloudflare-ai-gateway")
+    ev = events()
+    assert ev["account_id"].to_list() == ["cust-5"]
+    assert ev["latency_ms"].to_list() == [812.0]
+    assert ev["output_tokens"].to_list() == [40]
+
+
+def test_helicone_profile(write, run_ingest, events):
+    rows = [
+        {
+            "request_id": "h1",
+            "request_created_at": "2024-05-01T10:00:00Z",
+            "request_user_id": "alice",
+            "request_model": "gpt-4",
+            "response_status": 200,
+            "prompt_tokens": 3,
+            "completion_tokens": 4,
+            "delay_ms": 100,
+        }
+    ]
+    run_ingest(write("helicone.jsonl", jsonl(rows)), profile="helicone")
+    ev = events()
+    assert ev["account_id"].to_list() == ["alice"] and ev["model"].to_list() == ["gpt-4"]
+
+
+def test_nginx_json_profile_takes_first_forwarded_hop_and_seconds(write, run_ingest, events):
+    rows = [
+        {
+            "time_iso8601": "2024-05-01T12:00:00+02:00",
+            "remote_addr": "10.0.0.1",
+            "http_x_forwarded_for": "198.51.100.4, 10.0.0.1",
+            "remote_user": "bob",
+            "request_method": "POST",
+            "uri": "/v1/chat",
+            "status": "200",
+            "request_time": "0.250",
+            "http_user_agent": "curl/8",
+        }
+    ]
+    run_ingest(write("nginx.jsonl", jsonl(rows)), profile="nginx-json")
+    ev = events()
+    assert ev["src_ip"].to_list() == ["198.51.100.4"]
+    assert ev["latency_ms"].to_list() == [250.0]
+    assert str(ev["ts"][0]) == "2024-05-01 10:00:00+00:00"
+
+
+def test_sniffing_recognises_each_registered_structured_format():
+    assert sniff_reader(b'{"ts": 1}\n').name == "jsonl"
+    assert sniff_reader(b"ts,account_id\n1,a\n").name == "csv"
+    assert sniff_reader(b"PAR1\x15\x04").name == "parquet"
+    assert sniff_reader(b"\x00\x01\x02 not text") is None
+    assert {"jsonl", "csv", "parquet", "litellm"} <= set(READERS)
