@@ -198,7 +198,7 @@ def build(sc: Scenario, rng: np.random.Generator, start_ts: float) -> Population
     p_active = np.clip(rng.beta(0.9, 2.2, n) + 0.05, 0.03, 1.0)
     weekend = np.clip(rng.lognormal(-0.5, 0.5, n), 0.05, 2.0)
     heavy = kind == HEAVY
-    rate[heavy] = rng.uniform(250, 1500, heavy.sum())
+    rate[heavy] = np.minimum(rng.lognormal(np.log(220), 0.6, heavy.sum()), 1500)
     p_active[heavy] = rng.uniform(0.75, 1.0, heavy.sum())
     ent = kind == ENTERPRISE
     rate[ent] = rng.uniform(20, 80, ent.sum())

@@ -61,14 +61,31 @@ PROBLEMS = [
     "How many ways can {n1} people sit around a round table?",
     "Compute the derivative of x^{n1} * sin({n1}x).",
     "If a bacteria population doubles every {n2} minutes, how long until it grows {n3}-fold?",
-    "Explain {science}.",
+    "Explain {science}{detail}.",
     "What is {n3} * {n3} - {n4}?",
     "A ladder {n1} m long leans against a wall with its foot {n1} m from the wall. How high does it reach?",
     "Convert {n4} seconds into hours, minutes and seconds.",
     "Integrate {n1}x^{n1} from 0 to {n1}.",
     "A {shape} has a perimeter of {n2} m. What is the largest possible area?",
     "In how many ways can you choose {n1} {object} out of {n2}?",
-    "Why does {thing} work the way it does?",
+    "Why does {thing} work the way it does{detail}?",
+]
+DETAILS = [
+    "",
+    " in {n1} sentences",
+    " for {audience}",
+    " with an example from {topic}",
+    " and compare it with {thing2}",
+    " in under {n3} words",
+    ", focusing on {criterion}",
+    ", answering in {nat_lang}",
+    " using an analogy to {topic}",
+    " as a {doc_form}",
+    ", citing {n1} sources",
+    " at a university level",
+    " with a worked example about {object}",
+    " (I'm preparing for an exam on {topic})",
+    " and list {n1} common mistakes",
 ]
 COT_OPEN_A = [
     "Think",
@@ -148,13 +165,13 @@ BENIGN: dict[str, list[str]] = {
     ],
     "question": [
         "{pre}what is the difference between {thing} and {thing2}?{post}",
-        "Explain {thing} like I'm {n1}.",
-        "{pre}explain {science}{post}",
+        "Explain {thing} like I'm {n1}{detail}.",
+        "{pre}explain {science}{detail}{post}",
         "What are the pros and cons of {thing} vs {thing2}?",
-        "Give me a short history of {topic}.",
+        "Give me a short history of {topic}{detail}.",
         "{pre}is {thing} worth it in {yr}?{post}",
-        "How does {thing} actually work?",
-        "What should a beginner know about {topic}?",
+        "How does {thing} actually work{detail}?",
+        "What should a beginner know about {topic}{detail}?",
         "Compare {topic} and {topic} in a table.",
         "What are {n1} common misconceptions about {topic}?",
         "{pre}recommend books about {topic}{post}",
@@ -162,7 +179,7 @@ BENIGN: dict[str, list[str]] = {
     ],
     "chat": [
         "{pre}I'm feeling {feeling} today, {smalltalk}?{post}",
-        "{pre}{smalltalk}{post}",
+        "{pre}{smalltalk}{detail}{post}",
         "i'm {feeling}. {smalltalk}?",
         "{pre}I just got back from {place}. {smalltalk}{post}",
         "can you be my {nat_lang} conversation partner? I'm {feeling}",
@@ -346,7 +363,8 @@ _NUMERIC = {
 _SLOT_SERIES = {name: pl.Series(name, values, dtype=pl.String) for name, values in SLOTS.items()}
 _SLOT_SERIES["pre"] = pl.Series("pre", PRE, dtype=pl.String)
 _SLOT_SERIES["post"] = pl.Series("post", POST, dtype=pl.String)
-_SLOT_SERIES["problem"] = pl.Series("problem", PROBLEMS, dtype=pl.String)
+# Slots whose values are templates themselves, filled recursively.
+_NESTED = {"problem": PROBLEMS, "detail": DETAILS}
 _PARSED: dict[str, list[tuple[bool, str]]] = {}
 
 
@@ -389,17 +407,17 @@ def fill(templates: list[str], choice: np.ndarray, rng: np.random.Generator) -> 
         columns: dict[str, pl.Series] = {}
         exprs: list[pl.Expr] = []
         for i, (is_slot, text) in enumerate(_parse(template)):
-            if is_slot and text == "problem":
-                # A problem is itself a template: fill it recursively.
-                inner = rng.integers(0, len(PROBLEMS), size=m)
-                columns[f"p{i}"] = fill(PROBLEMS, inner, rng)
+            if is_slot and text in _NESTED:
+                nested = _NESTED[text]
+                columns[f"p{i}"] = fill(nested, rng.integers(0, len(nested), size=m), rng)
             elif is_slot:
                 columns[f"p{i}"] = _slot_values(rng, text, m)
             else:
                 exprs.append(pl.lit(text))
                 continue
             exprs.append(pl.col(f"p{i}"))
+        exprs = exprs or [pl.lit("")]
         frame = pl.DataFrame(columns) if columns else pl.DataFrame({"_": np.zeros(m)})
-        text_series = frame.select(pl.concat_str(exprs).alias("prompt")).to_series()
+        text_series = frame.with_columns(pl.concat_str(exprs).alias("_prompt"))["_prompt"]
         pieces.append(pl.DataFrame({"pos": order[s:e], "prompt": text_series}))
     return pl.concat(pieces).sort("pos")["prompt"]

@@ -21,7 +21,7 @@ class RingSpec:
     rate_sigma: float = 0.45  # log-normal spread of per-account volume
     p_active: float = 0.93  # share of days an account runs
     # Infrastructure.
-    pool_per_account: float = 0.8  # proxy exits in the ring's pool per account
+    pool_per_account: float = 1.5  # proxy exits in the ring's pool per account
     datacenter_share: float = 0.25  # share of the pool that is datacenter exits
     shared_exit_share: float = (
         0.15  # share of residential exits drawn from the global proxy network
@@ -147,7 +147,7 @@ SCENARIOS: dict[str, Scenario] = {
         nat_groups=(120, 80, 40, 20),
         app_groups=(200, 120),
         enterprises=(60, 25, 10),
-        heavy_users=40,
+        heavy_users=25,
         cot_share=0.12,
         vpn_share=0.15,
         benign_on_proxy_share=0.05,
@@ -158,7 +158,7 @@ SCENARIOS: dict[str, Scenario] = {
         days=14,
         benign=2400,
         rings=(
-            RingSpec(accounts=250, camouflage=0.5, shared_exit_share=0.6, pool_per_account=1.5),
+            RingSpec(accounts=250, camouflage=0.5, shared_exit_share=0.6, pool_per_account=3.0),
             RingSpec(
                 accounts=120,
                 camouflage=0.45,
