@@ -144,6 +144,10 @@ class Report:
         """A UTC time in the report's display time zone."""
         return None if ts is None else ts.astimezone(self.zone)
 
+    def fmt_day(self, ts: dt.datetime | None) -> str:
+        """The local day of a time: ``2024-05-01``."""
+        return "-" if ts is None else self.local(ts).strftime("%Y-%m-%d")  # type: ignore[union-attr]
+
     def fmt_ts(self, ts: dt.datetime | str | None) -> str:
         """A time for display: ``2024-05-01 12:00:00 CEST`` in the report's time zone."""
         if isinstance(ts, str):

@@ -27,7 +27,8 @@ def t(value: Any, style: str = "") -> Text:
 def _table(title: str, columns: list[str], **kwargs: Any) -> Table:
     table = Table(title=t(title), title_justify="left", box=box.SIMPLE_HEAD, **kwargs)
     for column in columns:
-        table.add_column(t(column))
+        # fold, never truncate: a sha256 or an account id cut short is no evidence
+        table.add_column(t(column), overflow="fold")
     return table
 
 
@@ -38,8 +39,8 @@ def renderables(report: Report) -> list[RenderableType]:
     if s.redacted:
         parts.append(Panel(t(fmt.REDACTION_NOTICE, "bold yellow"), box=box.ASCII))
     summary = Table.grid(padding=(0, 2))
-    summary.add_column(style="bold")
-    summary.add_column()
+    summary.add_column(style="bold", no_wrap=True)
+    summary.add_column(overflow="fold")
     for label, value in fmt.summary_rows(report):
         summary.add_row(t(label), t(value))
     parts.append(summary)
@@ -56,8 +57,7 @@ def renderables(report: Report) -> list[RenderableType]:
         parts.append(t(message, "bold"))
     else:
         rings = _table(
-            "Rings (by score)",
-            ["ring", "accounts", "score", "requests", "active", "headline evidence"],
+            "Rings (by score)", ["ring", "accounts", "score", "requests", "first seen", "last seen"]
         )
         for r in report.rings:
             rings.add_row(
@@ -65,28 +65,35 @@ def renderables(report: Report) -> list[RenderableType]:
                 t(fmt.count(r.size)),
                 t(fmt.score(r.score)),
                 t(fmt.count(r.requests)),
-                t(f"{report.fmt_ts(r.first_seen)} to {report.fmt_ts(r.last_seen)}"),
-                _findings(report, r),
+                t(report.fmt_day(r.first_seen)),
+                t(report.fmt_day(r.last_seen)),
             )
         parts.append(rings)
+        for r in report.rings:
+            parts.append(_findings(report, r))
         if s.ring:
             parts += _ring_detail(report, report.rings[0])
-    custody = _table("Chain of custody", ["", ""], show_header=False)
+    parts.append(t(""))
+    parts.append(t("Chain of custody", "bold"))
     for label, value in fmt.custody_rows(report):
-        custody.add_row(t(label), t(value))
+        line = t(f"{label}: ", "bold")
+        line.append_text(t(value))
+        parts.append(line)
     for i in report.inputs:
-        custody.add_row(
-            t("Input sha256"), t(f"{i.get('sha256') or '-'}  {escape.terminal(i.get('path'))}")
-        )
-    parts.append(custody)
+        line = t("Input: ", "bold")
+        line.append_text(t(i.get("path")))
+        parts.append(line)
+        parts.append(t(f"  sha256 {escape.terminal(i.get('sha256') or '-')}"))
     return parts
 
 
 def _findings(report: Report, ring: Ring) -> Text:
-    text = t(ring.headline, "bold")
+    """A ring's headline evidence, then its strongest findings (all of them with --ring)."""
+    text = t(f"{ring.ring_id} ({fmt.score(ring.score)}): ", "bold")
+    text.append_text(t(ring.headline, "bold"))
     for f in fmt.ring_findings(report, ring):
         if f.get("text") and f.get("text") != ring.headline:
-            text.append("\n- ")
+            text.append("\n  - ")
             text.append_text(t(f.get("text")))
     return text
 
