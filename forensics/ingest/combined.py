@@ -117,39 +117,47 @@ def _raw_text(raw: bytes) -> str:
     return raw[:RAW_TEXT_LIMIT].decode("utf-8", errors="backslashreplace").rstrip("\r\n")
 
 
-def _split_block(data: bytes, first_line: int, max_line_bytes: int) -> LineBlock:
-    """Cut ``data`` (ending with a newline) into lines; reject NUL, bad UTF-8, over-long."""
-    arr = np.frombuffer(data, dtype=np.uint8)
-    ends = np.flatnonzero(arr == 10) + 1
-    offsets = np.empty(len(ends) + 1, dtype=np.int64)
-    offsets[0] = 0
-    offsets[1:] = ends
-    starts = offsets[:-1]
-    lengths = np.diff(offsets)
+def _lines_at(offsets: np.ndarray, positions: np.ndarray) -> np.ndarray:
+    """Indices of the lines holding these byte positions (``offsets``: line starts + end)."""
+    return np.unique(np.searchsorted(offsets, positions, side="right") - 1)
+
+
+def _split_block(data: bytes, end: int, first_line: int, max_line_bytes: int) -> LineBlock:
+    """Cut ``data[:end]`` (ending with a newline) into lines; reject NUL, bad UTF-8, over-long.
+
+    Zero-copy: the lines are an Arrow array over the block's bytes. The per-line checks
+    look only at the few lines that hold a NUL or (if the block is not valid UTF-8) a
+    non-ASCII byte, found with memchr-speed scans.
+    """
+    view = memoryview(data)[:end]
+    arr = np.frombuffer(view, dtype=np.uint8)
+    offsets = np.concatenate([[0], np.flatnonzero(arr == 10) + 1]).astype(np.int64)
+    n_lines = len(offsets) - 1
     binary = pa.Array.from_buffers(
-        pa.large_binary(), len(ends), [None, pa.py_buffer(offsets), pa.py_buffer(data)]
+        pa.large_binary(), n_lines, [None, pa.py_buffer(offsets), pa.py_buffer(view)]
     )
-    bad = lengths > max_line_bytes + 2  # the newline (and a CR) do not count
-    has_nul = np.add.reduceat((arr == 0).view(np.uint8), starts) > 0 if len(ends) else bad
-    reasons: dict[int, str] = {int(i): "line_too_long" for i in np.flatnonzero(bad)}
-    for i in np.flatnonzero(has_nul & ~bad):
-        reasons[int(i)] = "nul_byte"
+    reasons: dict[int, str] = {}
+    if data.find(b"\0", 0, end) >= 0:
+        for i in _lines_at(offsets, np.flatnonzero(arr == 0)):
+            reasons[int(i)] = "nul_byte"
+    for i in np.flatnonzero(np.diff(offsets) > max_line_bytes + 2):  # + CR LF
+        reasons[int(i)] = "line_too_long"
+    keep = np.ones(n_lines, dtype=bool)
+    keep[list(reasons)] = False
     try:
-        keep = ~(bad | has_nul)
         strings = binary.filter(pa.array(keep)).cast(pa.large_string())
     except pa.ArrowInvalid:
-        # Invalid UTF-8 somewhere: find the offending lines among those with high bytes only.
-        high = np.add.reduceat((arr >= 0x80).view(np.uint8), starts) > 0
-        for i in np.flatnonzero(high & keep):
-            try:
-                data[offsets[i] : offsets[i + 1]].decode("utf-8")
-            except UnicodeDecodeError:
-                reasons[int(i)] = "invalid_utf8"
-        keep = np.ones(len(ends), dtype=bool)
-        keep[list(reasons)] = False
+        # Invalid UTF-8 somewhere: test only the lines that hold a non-ASCII byte.
+        for i in _lines_at(offsets, np.flatnonzero(arr >= 0x80)):
+            if keep[i]:
+                try:
+                    bytes(view[offsets[i] : offsets[i + 1]]).decode("utf-8")
+                except UnicodeDecodeError:
+                    reasons[int(i)] = "invalid_utf8"
+                    keep[i] = False
         strings = binary.filter(pa.array(keep)).cast(pa.large_string())
     rejects = [
-        Reject(first_line + i, reason, _raw_text(data[offsets[i] : offsets[i + 1]]))
+        Reject(first_line + i, reason, _raw_text(bytes(view[offsets[i] : offsets[i + 1]])))
         for i, reason in sorted(reasons.items())
     ]
     numbers = np.flatnonzero(keep).astype(np.int64) + first_line
@@ -191,11 +199,11 @@ def iter_line_blocks(
         if eof and data and not data.endswith(b"\n"):
             data += b"\n"
         cut = data.rfind(b"\n") + 1
-        complete, pending = data[:cut], data[cut:]
-        if complete:
-            lines = _split_block(complete, next_line, max_line_bytes)
-            next_line += complete.count(b"\n")
+        if cut:
+            lines = _split_block(data, cut, next_line, max_line_bytes)
+            next_line += len(lines.line_numbers) + len(lines.rejects)
             yield lines
+        pending = data[cut:]
         if len(pending) > max_line_bytes:
             skipping, pending = pending[:RAW_TEXT_LIMIT], b""
         if eof:
