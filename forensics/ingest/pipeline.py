@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import time
 import zoneinfo
 from collections.abc import Callable
@@ -38,8 +39,9 @@ from forensics.ingest.sources import (
 )
 from forensics.store import Store, Transaction, utc_now_iso
 
-# Events buffered across batches before the day buffers are written out as Parquet files.
-FLUSH_ROWS = 1_000_000
+# Events buffered across batches before the day buffers are written out as Parquet files
+# (the main memory knob; FORENSICS_INGEST_FLUSH_ROWS overrides it).
+FLUSH_ROWS = int(os.environ.get("FORENSICS_INGEST_FLUSH_ROWS", "") or 1_000_000)
 
 
 @dataclass
