@@ -23,7 +23,8 @@ class ClusterParams:
 
     # --- views: which tokens an account gets -------------------------------------------
     # Prompts sampled per account for shingling (bounds cost; a curriculum repeats itself).
-    prompts_per_account: int = 48
+    prompts_per_account: int = 32
+    prompt_chars: int = 400
     shingle_words: int = 3
     # Proxy pools recycle exits across accounts within hours; a NAT is stable all along.
     infra_bucket_hours: int = 6

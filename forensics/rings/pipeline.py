@@ -25,7 +25,7 @@ from forensics.rings.evidence import RingFacts, build_rings_table
 from forensics.rings.graph import ViewNull, combine, view_edges, view_null
 from forensics.rings.params import ALL_VIEWS, ClusterParams
 from forensics.rings.scoring import RingScore, score_communities
-from forensics.rings.signatures import bulk_minhash, hash_tokens, permutations
+from forensics.rings.signatures import bulk_minhash, permutations
 from forensics.rings.views import available_views, build_view
 from forensics.schema import RING_EDGE_SCHEMA, RING_MEMBER_SCHEMA
 from forensics.store import Store, utc_now_iso, write_json_atomic, write_parquet_atomic
@@ -92,13 +92,13 @@ def find_rings(
     for view in used:
         vt = build_view(view, events, accounts, params)
         rows = vt.tokens.join(index, on="account_id")
-        sig = bulk_minhash(rows["idx"].to_numpy(), hash_tokens(rows["token"]), n, perms, threads=2)
+        sig = bulk_minhash(rows["idx"].to_numpy(), rows["token"].to_numpy(), n, perms, threads=2)
         clock.lap(f"view_{view}", f"view {view}: {vt.accounts} accounts, {vt.tokens_kept} tokens")
         found = candidate_pairs(sig, params)
         clock.lap(f"lsh_{view}", f"view {view}: {found.height} candidate pairs")
         signatures[view] = sig
         sizes[view] = np.bincount(rows["idx"].to_numpy(), minlength=n)
-        token_dfs[view] = vt.tokens.group_by("token").agg(pl.len())["len"].to_numpy()
+        token_dfs[view] = vt.tokens.unique("token")["df"].to_numpy()
         pairs.append(found)
         view_stats[view] = {
             "accounts": vt.accounts,

@@ -26,17 +26,28 @@ import polars as pl
 from forensics.rings.params import ClusterParams
 
 _IPV4_24 = r"^(\d{1,3}\.\d{1,3}\.\d{1,3})\.\d{1,3}$"
+TOKEN_SEED = 0x5EED
 
 
 @dataclass
 class ViewTokens:
-    """One view's tokens: a frame of (account_id, token) and how many were dropped."""
+    """One view's tokens: unique (account_id, token, df) rows, and how many were dropped."""
 
     name: str
-    tokens: pl.DataFrame  # account_id: String, token: String, df: UInt32 (unique pairs)
+    tokens: pl.DataFrame  # account_id: String, token: UInt64 (a 32-bit hash), df: UInt32
     accounts: int
     tokens_kept: int
     tokens_dropped: int
+
+
+def token_hash(*parts: pl.Expr, kind: int) -> pl.Expr:
+    """A 32-bit token id for a tuple of values; ``kind`` keeps token families apart.
+
+    Tokens are hashed at once (never kept as strings): hashing a struct is cheaper than
+    building strings, and MinHash only needs a 32-bit id (signatures.py).
+    """
+    packed = parts[0] if len(parts) == 1 else pl.struct(*parts)
+    return (packed.hash(seed=TOKEN_SEED + kind) & 0xFFFFFFFF).cast(pl.UInt64)
 
 
 def _subnet24() -> pl.Expr:
@@ -48,53 +59,88 @@ def _subnet24() -> pl.Expr:
 
 
 def prompt_tokens(events: pl.LazyFrame, params: ClusterParams) -> pl.LazyFrame:
-    """Word shingles of a sample of each account's distinct prompts."""
+    """Word shingles of a sample of each account's distinct prompts.
+
+    The sample is the account's prompts with the smallest hashes (the same prompts whatever
+    the order of the logs). A shingle's id combines its words' hashes, so no shingle
+    string is ever built.
+    """
     n = params.shingle_words
-    prompts = (
+    words = (
         events.select("account_id", "prompt")
-        .filter(pl.col("prompt").is_not_null() & (pl.col("prompt").str.len_chars() > 0))
-        .unique()
-        .filter(
-            pl.col("prompt").hash(params.seed).rank("ordinal").over("account_id")
-            <= params.prompts_per_account
-        )
-        .with_columns(pl.int_range(pl.len(), dtype=pl.UInt32).alias("_pid"))
-        .with_columns(
+        .filter(pl.col("prompt").is_not_null())
+        .with_columns(pl.col("prompt").hash(params.seed).alias("_ph"))
+        .filter(pl.col("_ph").rank("dense").over("account_id") <= params.prompts_per_account)
+        .unique(["account_id", "_ph"])
+        .select(
+            "account_id",
             pl.col("prompt")
-            .str.slice(0, 2000)
+            .str.slice(0, params.prompt_chars)
             .str.to_lowercase()
             .str.replace_all(r"\d+", "0")
             .str.replace_all(r"[^\p{L}\p{N}]+", " ")
             .str.strip_chars()
             .str.split(" ")
-            .list.head(80)
-            .alias("_w")
+            .alias("_w"),
         )
-        .select("account_id", "_pid", "_w")
-        .explode("_w")
-        .filter(pl.col("_w").is_not_null() & (pl.col("_w") != ""))
+        .with_columns(pl.col("_w").list.len().alias("_n"))
+        .filter(pl.col("_n") >= 1)
+        .with_columns(pl.int_ranges(0, pl.col("_n")).alias("_i"))
+        .explode("_w", "_i", empty_as_null=True)
+        .with_columns(pl.col("_w").hash(TOKEN_SEED).alias("_h"))
     )
-    shingle = pl.concat_str(
-        [pl.col("_w").shift(-i).over("_pid") for i in range(n)], separator=" ", ignore_nulls=False
+    # Prompts shorter than n words give one token of all their words.
+    last = pl.max_horizontal(pl.col("_n") - n, pl.lit(0))
+    mixed = pl.col("_h")
+    for j in range(1, n):
+        nxt = pl.col("_h").shift(-j)
+        mixed = mixed * 0x9E3779B97F4A7C15 + pl.when(pl.col("_i") + j < pl.col("_n")).then(
+            nxt
+        ).otherwise(0)
+    return words.filter(pl.col("_i") <= last).select(
+        "account_id", ((mixed.hash(TOKEN_SEED) & 0xFFFFFFFF).cast(pl.UInt64)).alias("token")
     )
-    return prompts.select("account_id", shingle.alias("token")).drop_nulls("token")
 
 
 def infra_tokens(
     events: pl.LazyFrame, accounts: pl.LazyFrame | None, params: ClusterParams
 ) -> pl.LazyFrame:
     """Infrastructure tokens bound to time where that is what separates pools from NATs."""
-    bucket = pl.col("ts").dt.truncate(f"{params.infra_bucket_hours}h").dt.epoch("s").cast(pl.String)
-    day = pl.col("ts").dt.date().cast(pl.String)
-    net = _subnet24()
+    bucket = pl.col("ts").dt.truncate(f"{params.infra_bucket_hours}h")
+    day = pl.col("ts").dt.truncate("1d")
     parts = [
-        pl.concat_str([pl.lit("iph:"), pl.col("src_ip"), pl.lit("@"), bucket]),
-        pl.concat_str([pl.lit("netd:"), net, pl.lit("@"), day]),
-        pl.concat_str([pl.lit("ip:"), pl.col("src_ip")]),
-        pl.concat_str([pl.lit("ua:"), pl.col("user_agent").str.slice(0, 200)]),
-        pl.concat_str([pl.lit("key:"), pl.col("api_key_id").str.slice(0, 8)]),
+        token_hash(pl.col("src_ip"), bucket, kind=1),
+        token_hash(pl.col("_net"), day, kind=2),
+        token_hash(pl.col("src_ip"), kind=3),
+        token_hash(pl.col("user_agent"), kind=4),
+        token_hash(pl.col("api_key_id").str.slice(0, 8), kind=5),
     ]
-    ev = events.select("account_id", pl.concat_list(parts).alias("token")).explode("token")
+    # One row per (account, ip, agent, key, bucket): tokens are built once per combination.
+    ev = (
+        events.select("account_id", "src_ip", "user_agent", "api_key_id", bucket.alias("ts"))
+        .unique()
+        .with_columns(_subnet24().alias("_net"))
+        .select(
+            "account_id",
+            pl.concat_list(
+                [
+                    pl.when(c.is_not_null()).then(t)
+                    for c, t in zip(
+                        [
+                            pl.col("src_ip"),
+                            pl.col("_net"),
+                            pl.col("src_ip"),
+                            pl.col("user_agent"),
+                            pl.col("api_key_id"),
+                        ],
+                        parts,
+                        strict=True,
+                    )
+                ]
+            ).alias("token"),
+        )
+        .explode("token")
+    )
     frames = [ev]
     if accounts is not None:
         frames.append(
@@ -102,8 +148,12 @@ def infra_tokens(
                 "account_id",
                 pl.concat_list(
                     [
-                        pl.concat_str([pl.lit("pay:"), pl.col("payment_fingerprint")]),
-                        pl.concat_str([pl.lit("mail:"), pl.col("email_domain")]),
+                        pl.when(pl.col("payment_fingerprint").is_not_null()).then(
+                            token_hash(pl.col("payment_fingerprint"), kind=6)
+                        ),
+                        pl.when(pl.col("email_domain").is_not_null()).then(
+                            token_hash(pl.col("email_domain"), kind=7)
+                        ),
                     ]
                 ).alias("token"),
             ).explode("token")
@@ -113,8 +163,8 @@ def infra_tokens(
 
 def timing_tokens(events: pl.LazyFrame, params: ClusterParams) -> pl.LazyFrame:
     """Active time buckets."""
-    bucket = pl.col("ts").dt.truncate(f"{params.timing_bucket_minutes}m").dt.epoch("s")
-    return events.select("account_id", pl.concat_str([pl.lit("t:"), bucket]).alias("token"))
+    bucket = pl.col("ts").dt.truncate(f"{params.timing_bucket_minutes}m")
+    return events.select("account_id", token_hash(bucket, kind=8).alias("token"))
 
 
 def behaviour_tokens(
@@ -126,35 +176,20 @@ def behaviour_tokens(
         .group_by("account_id", "model")
         .agg(pl.col("ts").min())
         .select(
-            "account_id",
-            pl.concat_str(
-                [
-                    pl.lit("model:"),
-                    pl.col("model"),
-                    pl.lit("@"),
-                    pl.col("ts").dt.date().cast(pl.String),
-                ]
-            ).alias("token"),
+            "account_id", token_hash(pl.col("model"), pl.col("ts").dt.date(), kind=9).alias("token")
         )
     )
     first_day = (
         events.group_by("account_id")
         .agg(pl.col("ts").min())
-        .select(
-            "account_id",
-            pl.concat_str([pl.lit("start:"), pl.col("ts").dt.date().cast(pl.String)]).alias(
-                "token"
-            ),
-        )
+        .select("account_id", token_hash(pl.col("ts").dt.date(), kind=10).alias("token"))
     )
     frames = [first_model, first_day]
     if accounts is not None:
         frames.append(
             accounts.filter(pl.col("created_at").is_not_null()).select(
                 "account_id",
-                pl.concat_str(
-                    [pl.lit("created:"), pl.col("created_at").dt.truncate("1h").dt.epoch("s")]
-                ).alias("token"),
+                token_hash(pl.col("created_at").dt.truncate("1h"), kind=11).alias("token"),
             )
         )
     return pl.concat(frames, how="vertical_relaxed")
@@ -205,12 +240,10 @@ def build_view(
     pairs = raw.unique().collect()
     n_accounts = pairs["account_id"].n_unique()
     cap = max(2, int(params.max_token_share * n_accounts))
-    with_df = pairs.with_columns(pl.len().over("token").alias("_df"))
-    kept = with_df.filter(pl.col("_df") <= cap)
-    dropped_tokens = with_df.filter(pl.col("_df") > cap)["token"].n_unique()
-    kept = kept.filter(pl.len().over("account_id") >= params.min_account_tokens).select(
-        "account_id", "token", pl.col("_df").alias("df")
-    )
+    with_df = pairs.with_columns(pl.len().over("token").cast(pl.UInt32).alias("df"))
+    kept = with_df.filter(pl.col("df") <= cap)
+    dropped_tokens = with_df.filter(pl.col("df") > cap)["token"].n_unique()
+    kept = kept.filter(pl.len().over("account_id") >= params.min_account_tokens)
     return ViewTokens(
         name=name,
         tokens=kept,
