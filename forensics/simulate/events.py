@@ -141,7 +141,9 @@ def day_events(
     embed = rng.random(n) < pop.embed_share[acc]
     models_call = rng.random(n) < 0.004  # GET /v1/models from SDK start-up checks
     models_call[is_ring[acc]] = False
-    prompt = prompts.fill(pop.templates, tpl, rng)
+    acc_idx = pl.Series(acc, dtype=pl.UInt32)
+    bound = {"cot_open": pop.cot_open.gather(acc_idx), "cot_close": pop.cot_close.gather(acc_idx)}
+    prompt = prompts.fill(pop.templates, tpl, rng, bound)
 
     hour = (ts_us / 1e6 - start_ts) / 3600.0
     model = np.where(

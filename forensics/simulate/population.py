@@ -117,6 +117,8 @@ class Population:
     special_off: np.ndarray  # first template of the account's special block
     special_len: np.ndarray
     special_share: np.ndarray
+    cot_open: pl.Series  # bound slots of the personal chain-of-thought template
+    cot_close: pl.Series
     special_skew: np.ndarray  # >1 favours the first templates of the block (Zipf-like)
     main_model: np.ndarray
     second_model: np.ndarray
@@ -358,11 +360,12 @@ def build(sc: Scenario, rng: np.random.Generator, start_ts: float) -> Population
     special_skew = np.ones(n)
     cot_users = (kind == BENIGN) & (rng.random(n) < sc.cot_share)
     cat_probs[cot_users] = rng.dirichlet([0.5, 0.2, 0.1, 0.5, 0.1, 6.0, 0.2], size=cot_users.sum())
-    personal = prompts.benign_cot_templates(rng, int(cot_users.sum()))
-    special_off[cot_users] = len(templates) + np.arange(cot_users.sum())
+    # Their personal habit is one shared template whose wording slots are bound per account.
+    cot_open, cot_close = prompts.personal_cot_phrases(rng, n)
+    special_off[cot_users] = len(templates)
     special_share[cot_users] = rng.uniform(0.3, 0.8, cot_users.sum())
-    templates += personal
-    template_cat += [PERSONAL_CLASS] * len(personal)
+    templates.append(prompts.PERSONAL_COT_TEMPLATE)
+    template_cat.append(PERSONAL_CLASS)
     heavy_agents = heavy & (rng.random(n) < 0.6)
     cat_probs[heavy_agents] = rng.dirichlet(
         [2, 0.2, 0.1, 0.5, 0.1, 0.5, 6.0], size=heavy_agents.sum()
@@ -445,7 +448,7 @@ def build(sc: Scenario, rng: np.random.Generator, start_ts: float) -> Population
         alt_share=alt_share, ip_mode=ip_mode, home_ips=home_ips, home_w=home_w,
         carrier=carrier, shared_ips=shared_ips, vpn_share=vpn_share, cat_cum=cat_cum,
         special_off=special_off, special_len=special_len, special_share=special_share,
-        special_skew=special_skew, main_model=main_model, second_model=second_model,
+        special_skew=special_skew, cot_open=cot_open, cot_close=cot_close, main_model=main_model, second_model=second_model,
         second_share=second_share, adopt_hour=adopt_hour, adopt_share=adopt_share,
         embed_share=embed_share, p429=p429, center=center, spread=spread,
         pacing_flat=pacing_flat, templates=templates, template_cat=np.array(template_cat),

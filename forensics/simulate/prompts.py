@@ -341,13 +341,17 @@ def ring_bank(rng: np.random.Generator, size: int, family_weights: np.ndarray) -
     return bank
 
 
-def benign_cot_templates(rng: np.random.Generator, n: int) -> list[str]:
-    """Personal chain-of-thought habits of students/researchers (one phrase each)."""
-    out = []
-    for _ in range(n):
-        opening, closing = cot_phrase(rng)
-        out.append(f"{opening} {{problem}} {closing}".strip())
-    return out
+PERSONAL_COT_TEMPLATE = "{cot_open} {problem} {cot_close}"
+
+
+def personal_cot_phrases(rng: np.random.Generator, n: int) -> tuple[pl.Series, pl.Series]:
+    """Each step-by-step user's own habitual opening and closing (bound slots)."""
+    a = np.array(COT_OPEN_A, dtype=object)[rng.integers(0, len(COT_OPEN_A), n)]
+    b = np.array(COT_OPEN_B, dtype=object)[rng.integers(0, len(COT_OPEN_B), n)]
+    c = np.array(COT_OPEN_C, dtype=object)[rng.integers(0, len(COT_OPEN_C), n)]
+    close = np.array(COT_CLOSE, dtype=object)[rng.integers(0, len(COT_CLOSE), n)]
+    opening = pl.Series(a.tolist()) + " " + pl.Series(b.tolist()) + " " + pl.Series(c.tolist())
+    return opening, pl.Series(close.tolist(), dtype=pl.String)
 
 
 # ------------------------------------------------------------------ filling
@@ -391,11 +395,45 @@ def _slot_values(rng: np.random.Generator, name: str, m: int) -> pl.Series:
     return series.gather(pl.Series(rng.integers(0, series.len(), size=m), dtype=pl.UInt32))
 
 
-def fill(templates: list[str], choice: np.ndarray, rng: np.random.Generator) -> pl.Series:
-    """Prompt text for each event: template ``templates[choice[i]]`` with fresh slot draws."""
+class _NestedPools:
+    """Pre-filled values of nested slots, taken in order so that every draw is fresh.
+
+    Filling a nested template per group would cost one small Polars query per group and
+    template; instead each nested slot keeps a pool that is refilled in bulk when it runs dry.
+    """
+
+    def __init__(self, rng: np.random.Generator) -> None:
+        self.rng = rng
+        self.pools: dict[str, tuple[pl.Series, int]] = {}
+
+    def take(self, name: str, m: int) -> pl.Series:
+        pool, cursor = self.pools.get(name, (pl.Series(name, [], dtype=pl.String), 0))
+        if cursor + m > pool.len():
+            nested = _NESTED[name]
+            size = max(m, 4096, pool.len())
+            fresh = fill(
+                nested, self.rng.integers(0, len(nested), size=size), self.rng, _pools=self
+            )
+            pool, cursor = pl.concat([pool.slice(cursor), fresh.alias(name)]), 0
+        self.pools[name] = (pool, cursor + m)
+        return pool.slice(cursor, m)
+
+
+def fill(
+    templates: list[str],
+    choice: np.ndarray,
+    rng: np.random.Generator,
+    bound: dict[str, pl.Series] | None = None,
+    _pools: _NestedPools | None = None,
+) -> pl.Series:
+    """Prompt text for each event: template ``templates[choice[i]]`` with fresh slot draws.
+
+    ``bound`` gives per-event values for account-specific slots (aligned with ``choice``).
+    """
     n = len(choice)
     if n == 0:
         return pl.Series("prompt", [], dtype=pl.String)
+    pools = _pools or _NestedPools(rng)
     order = np.argsort(choice, kind="stable")
     sorted_choice = choice[order]
     starts = np.flatnonzero(np.r_[True, sorted_choice[1:] != sorted_choice[:-1]])
@@ -404,20 +442,26 @@ def fill(templates: list[str], choice: np.ndarray, rng: np.random.Generator) -> 
     for s, e in zip(starts, ends, strict=True):
         template = templates[int(sorted_choice[s])]
         m = int(e - s)
-        columns: dict[str, pl.Series] = {}
-        exprs: list[pl.Expr] = []
-        for i, (is_slot, text) in enumerate(_parse(template)):
-            if is_slot and text in _NESTED:
-                nested = _NESTED[text]
-                columns[f"p{i}"] = fill(nested, rng.integers(0, len(nested), size=m), rng)
-            elif is_slot:
-                columns[f"p{i}"] = _slot_values(rng, text, m)
-            else:
-                exprs.append(pl.lit(text))
+        text_series: pl.Series | None = None
+        pending = ""  # literal text waiting to be joined to the next slot
+        for is_slot, text in _parse(template):
+            if not is_slot:
+                pending += text
                 continue
-            exprs.append(pl.col(f"p{i}"))
-        exprs = exprs or [pl.lit("")]
-        frame = pl.DataFrame(columns) if columns else pl.DataFrame({"_": np.zeros(m)})
-        text_series = frame.with_columns(pl.concat_str(exprs).alias("_prompt"))["_prompt"]
+            if text in _NESTED:
+                values = pools.take(text, m)
+            elif bound is not None and text in bound:
+                values = bound[text].gather(pl.Series(order[s:e], dtype=pl.UInt32))
+            else:
+                values = _slot_values(rng, text, m)
+            if text_series is None:
+                text_series = (pending + values) if pending else values
+            else:
+                text_series = text_series + pending + values if pending else text_series + values
+            pending = ""
+        if text_series is None:
+            text_series = pl.Series([pending], dtype=pl.String).extend_constant(pending, m - 1)
+        elif pending:
+            text_series = text_series + pending
         pieces.append(pl.DataFrame({"pos": order[s:e], "prompt": text_series}))
     return pl.concat(pieces).sort("pos")["prompt"]
