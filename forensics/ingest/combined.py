@@ -226,7 +226,7 @@ def _validate_extra_fields(names: tuple[str, ...]) -> None:
 
 
 def _null_if_dash(expr: pl.Expr) -> pl.Expr:
-    return pl.when(expr.is_in(["-", ""])).then(None).otherwise(expr)
+    return pl.when((expr != "-") & (expr != "")).then(expr)
 
 
 def _unescape(expr: pl.Expr) -> pl.Expr:
@@ -265,7 +265,7 @@ def _groups_by_quotes(frame: pl.DataFrame, n_extra: int) -> tuple[pl.DataFrame, 
         pl.col("head_field_0").alias("src_ip"),
         pl.col("head_field_1").alias("ident"),
         pl.col("head_field_2").alias("user"),
-        stamp.str.slice(1, stamp.str.len_chars() - 2).alias("time"),
+        stamp.str.strip_prefix("[").str.strip_suffix("]").alias("time"),
         part(1).alias("request"),
         pl.col("sb_field_0").alias("status"),
         pl.col("sb_field_1").alias("bytes"),
@@ -303,22 +303,34 @@ def _groups_by_regex(frame: pl.DataFrame, n_extra: int) -> pl.DataFrame:
     return parsed.with_columns(_unescape(pl.col(c)) for c in quoted)
 
 
-def _split_request(request: pl.Expr) -> list[pl.Expr]:
-    """METHOD TARGET [HTTP/x] -> method, endpoint, protocol (null when not that shape)."""
+def _with_request_parts(frame: pl.DataFrame) -> pl.DataFrame:
+    """Add method, endpoint, protocol from ``request`` (null when not METHOD TARGET [HTTP/x]).
+
+    Built in materialised steps: each intermediate is computed once.
+    """
+    request = pl.col("request")
     space = request.str.find(" ", literal=True)
-    method = request.str.slice(0, space)
-    target = request.str.slice(space + 1).str.strip_chars(" ")
-    proto_at = target.str.find(r" +HTTP/[0-9.]+$")
-    valid = method.str.contains(r"^[A-Za-z][A-Za-z0-9_-]*$") & (target != "")
-    return [
-        pl.when(valid).then(method).alias("method"),
-        pl.when(valid)
-        .then(pl.when(proto_at.is_null()).then(target).otherwise(target.str.slice(0, proto_at)))
+    frame = frame.with_columns(
+        request.str.slice(0, space).alias("method"),
+        request.str.slice(space + 1).str.strip_chars(" ").alias("_target"),
+    )
+    target = pl.col("_target")
+    frame = frame.with_columns(
+        target.str.find(r" +HTTP/[0-9.]+$").alias("_proto_at"),
+        (pl.col("method").str.contains(r"^[A-Za-z][A-Za-z0-9_-]*$") & (target != ""))
+        .fill_null(False)
+        .alias("_valid"),
+    )
+    proto_at, valid = pl.col("_proto_at"), pl.col("_valid")
+    return frame.with_columns(
+        pl.when(valid).then(pl.col("method")).alias("method"),
+        pl.when(valid & proto_at.is_null())
+        .then(target)
+        .when(valid)
+        .then(target.str.slice(0, proto_at))
         .alias("endpoint"),
-        pl.when(valid & proto_at.is_not_null())
-        .then(target.str.slice(proto_at).str.strip_chars(" "))
-        .alias("protocol"),
-    ]
+        pl.when(valid).then(target.str.slice(proto_at).str.strip_chars(" ")).alias("protocol"),
+    ).drop("_target", "_proto_at", "_valid")
 
 
 def parse_lines(
@@ -360,20 +372,28 @@ def parse_lines(
         pl.coalesce(_null_if_dash(pl.col(f"xq{i}")), _null_if_dash(pl.col(f"xb{i}"))).alias(name)
         for i, name in enumerate(extra)
     ]
-    out = ok.with_columns(_null_if_dash(pl.col("request")).alias("request")).select(
+    nullable = ["ident", "user", "request", "status", "bytes", "referer", "user_agent"]
+    out = ok.with_columns(
+        *[_null_if_dash(pl.col(c)).alias(c) for c in nullable],
+        *extra_exprs,
+        pl.col("trailing").replace("", None),
+    )
+    out = _with_request_parts(out).select(
         "source_line",
         "ts",
         "src_ip",
-        _null_if_dash(pl.col("ident")).alias("ident"),
-        _null_if_dash(pl.col("user")).alias("user"),
-        *_split_request(pl.col("request")),
+        "ident",
+        "user",
+        "method",
+        "endpoint",
+        "protocol",
         "request",
-        _null_if_dash(pl.col("status")).cast(pl.Int16).alias("status"),
-        _null_if_dash(pl.col("bytes")).cast(pl.Int64, strict=False).alias("bytes"),
-        _null_if_dash(pl.col("referer")).alias("referer"),
-        _null_if_dash(pl.col("user_agent")).alias("user_agent"),
-        *extra_exprs,
-        pl.col("trailing").replace("", None),
+        pl.col("status").cast(pl.Int16),
+        pl.col("bytes").cast(pl.Int64, strict=False),
+        "referer",
+        "user_agent",
+        *extra,
+        "trailing",
     )
     return out, rejects
 
