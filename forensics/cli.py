@@ -350,11 +350,14 @@ def simulate(
     format: Annotated[
         str, typer.Option("--format", help="Event format: jsonl, csv or combined.")
     ] = "jsonl",
+    days: Annotated[
+        int | None, typer.Option(min=1, help="Override the scenario's number of days.")
+    ] = None,
 ) -> None:
     """Generate labelled distillation campaigns hidden in realistic benign traffic."""
     from forensics.simulate import simulate as run_simulation
 
-    summary = run_simulation(scenario, out, seed=seed, scale=scale, fmt=format)
+    summary = run_simulation(scenario, out, seed=seed, scale=scale, fmt=format, days=days)
     print(
         f"{summary['events']} events, {summary['accounts']} accounts "
         f"({summary['ring_accounts']} in {summary['rings']} rings) -> {summary['out']}"

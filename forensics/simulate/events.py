@@ -92,9 +92,16 @@ def day_events(
             rng.random(m),
             (pop.center[a] + pop.spread[a] * rng.normal(0, 1, m)) % 1.0,
         )
+        # Off period inside the window: requests that would fall there wait until it ends.
+        g0, gl = pop.gap_start[r, day], pop.gap_len[r, day]
+        in_gap = (pos >= g0) & (pos < g0 + gl)
+        pos = np.where(in_gap, np.minimum(g0 + gl + (pos - g0), 1.0), pos)
         t[ring_ev] = (pop.win_start[r, day] + pop.win_len[r, day] * pos) * 3600.0 + rng.normal(
             0, 90, m
         )
+        # Sticky proxy sessions are contiguous in time: split the account's day into sessions.
+        ns = n_sess[a]
+        ev_sess[ring_ev] = sess_first[a] + np.minimum((pos * ns).astype(np.int64), ns - 1)
     t = t % DAY_S
     ts_us = ((day_ts + t) * 1e6).astype(np.int64) // 1000 * 1000
 

@@ -143,6 +143,8 @@ class Population:
     win_start: np.ndarray  # (rings, days) hour of day (UTC) the scheduler starts
     win_len: np.ndarray  # (rings, days) hours on
     ring_off: np.ndarray  # (rings, days) bool: fleet paused
+    gap_start: np.ndarray  # (rings, days) start of an in-window pause, as a share of the window
+    gap_len: np.ndarray  # (rings, days) its length (0: no pause)
     accounts: pl.DataFrame  # accounts.csv
     truth: pl.DataFrame  # truth.csv
 
@@ -336,6 +338,9 @@ def build(sc: Scenario, rng: np.random.Generator, start_ts: float) -> Population
         own16 = dc16[20 + 10 + (r * 7) % 40 : 20 + 10 + (r * 7) % 40 + max(1, 2 + r % 3)]
         # Datacenter exits: a few /24s inside the ring's hosting ranges (plus a shared VPN range).
         dc = hosts_in(rng, own16, n_dc)
+        # Some datacenter exits are a commercial VPN's, which benign users also connect from.
+        from_vpn = rng.random(n_dc) < 0.2
+        dc[from_vpn] = vpn_pool[rng.integers(0, len(vpn_pool), int(from_vpn.sum()))]
         res = np.r_[
             proxy_network[rng.integers(0, len(proxy_network), n_shared)],
             hosts_in(rng, res16, n_res - n_shared),
@@ -431,6 +436,8 @@ def build(sc: Scenario, rng: np.random.Generator, start_ts: float) -> Population
     win_start = np.zeros((n_rings, days))
     win_len = np.zeros((n_rings, days))
     ring_off = np.zeros((n_rings, days), dtype=bool)
+    gap_start = np.zeros((n_rings, days))
+    gap_len = np.zeros((n_rings, days))
     for r, spec in enumerate(sc.rings):
         base = rng.uniform(0, 24)
         win_start[r] = (
@@ -438,6 +445,10 @@ def build(sc: Scenario, rng: np.random.Generator, start_ts: float) -> Population
         ) % 24
         win_len[r] = rng.uniform(*spec.window_hours, days)
         ring_off[r] = rng.random(days) < spec.off_day_prob
+        # An off period inside the window on some days (maintenance, account rotation).
+        has_gap = rng.random(days) < spec.gap_prob
+        gap_start[r] = np.where(has_gap, rng.uniform(0.2, 0.7, days), 2.0)
+        gap_len[r] = np.where(has_gap, rng.uniform(0.05, 0.2, days), 0.0)
 
     accounts, truth = _records(sc, rng, kind, ring, group, account_id, created, country, n)
     return Population(
@@ -455,7 +466,7 @@ def build(sc: Scenario, rng: np.random.Generator, start_ts: float) -> Population
         ua_strings=ua_strings, ua_anthropic=ua_anthropic, carriers=carriers,
         ring_pool_off=np.array(offs, dtype=np.int64), ring_pool_len=np.array(lens, dtype=np.int64),
         ring_pool=ring_pool, vpn_pool=vpn_pool, win_start=win_start, win_len=win_len,
-        ring_off=ring_off, accounts=accounts, truth=truth,
+        ring_off=ring_off, gap_start=gap_start, gap_len=gap_len, accounts=accounts, truth=truth,
     )  # fmt: skip
 
 

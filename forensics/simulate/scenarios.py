@@ -33,6 +33,7 @@ class RingSpec:
     window_hours: tuple[float, float] = (14.0, 20.0)  # scheduler on-window length per day
     window_drift: float = 2.5  # hours the window start wanders day to day
     off_day_prob: float = 0.04  # whole-fleet pauses
+    gap_prob: float = 0.4  # days with an off period inside the window
     # Content.
     camouflage: float = 0.15  # share of an account's requests that are ordinary benign prompts
     bank_size: int = 40  # templates in the ring's curriculum
@@ -86,6 +87,7 @@ def _blatant(accounts: int) -> RingSpec:
         window_hours=(8.0, 8.0),
         window_drift=0.0,
         off_day_prob=0.0,
+        gap_prob=0.0,
         camouflage=0.0,
         bank_size=6,
         creation_waves=1,
@@ -181,7 +183,7 @@ SCENARIOS: dict[str, Scenario] = {
     ),
     "campaign": Scenario(
         name="campaign",
-        description="Full scale: 25,000 ring accounts in five rings (one 'hydra' of 12,000) and 200,000 benign accounts over 44 days.",
+        description="Full scale: 25,000 ring accounts in five rings (one 'hydra' of 20,000) and 200,000 benign accounts over 44 days.",
         days=44,
         benign=200_000,
         rings=(
