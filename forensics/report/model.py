@@ -370,7 +370,11 @@ def _activity(
     start: dt.datetime | None,
     end: dt.datetime | None,
 ) -> dict[str, Any]:
-    """One lazy pass over the events: totals, flagged totals, daily by ring, per member."""
+    """One lazy pass over the events: totals, flagged totals, daily by ring, per member.
+
+    Active accounts per day are exact: after grouping by (account, day) each row is one
+    account active on that day, so a row count is a distinct count.
+    """
     events = store.scan_events().select("ts", "account_id", "output_tokens")
     if start is not None:
         events = events.filter(pl.col("ts") >= start)
@@ -383,32 +387,45 @@ def _activity(
         .unique("account_id", keep="first", maintain_order=True)
         .select("account_id", "ring_id")
     )
-    tagged = events.join(owner, on="account_id", how="left")
     day = pl.col("ts").dt.convert_time_zone(tz).dt.date().alias("date")
-    totals_q = events.select(
-        pl.len().alias("events"),
-        pl.col("account_id").n_unique().alias("accounts"),
-        pl.col("output_tokens").sum().alias("output_tokens"),
-        pl.col("ts").min().alias("first"),
-        pl.col("ts").max().alias("last"),
-    )
-    daily_q = (
-        tagged.group_by(day, "ring_id")
-        .agg(
-            pl.len().alias("requests"),
-            pl.col("account_id").n_unique().alias("accounts"),
-            pl.col("output_tokens").sum().alias("output_tokens"),
-        )
-        .sort("date")
-    )
-    member_q = (
-        tagged.filter(pl.col("ring_id").is_not_null())
-        .group_by("account_id")
+    # The one pass over the events: per account and local day. Everything else is computed
+    # from this frame (at most accounts x days rows), so the ring join is on a small frame.
+    account_days = (
+        events.group_by("account_id", day)
         .agg(
             pl.len().alias("requests"),
             pl.col("output_tokens").sum().alias("output_tokens"),
             pl.col("ts").min().alias("first_seen"),
             pl.col("ts").max().alias("last_seen"),
+        )
+        .join(owner, on="account_id", how="left")
+        .collect(engine="streaming")
+        .lazy()
+    )
+    totals_q = account_days.select(
+        pl.col("requests").sum().alias("events"),
+        pl.col("account_id").n_unique().alias("accounts"),
+        pl.col("output_tokens").sum().alias("output_tokens"),
+        pl.col("first_seen").min().alias("first"),
+        pl.col("last_seen").max().alias("last"),
+    )
+    daily_q = (
+        account_days.group_by("date", "ring_id")
+        .agg(
+            pl.col("requests").sum(),
+            pl.len().alias("accounts"),
+            pl.col("output_tokens").sum(),
+        )
+        .sort("date")
+    )
+    member_q = (
+        account_days.filter(pl.col("ring_id").is_not_null())
+        .group_by("account_id")
+        .agg(
+            pl.col("requests").sum(),
+            pl.col("output_tokens").sum(),
+            pl.col("first_seen").min(),
+            pl.col("last_seen").max(),
         )
     )
     totals, daily, per_member = pl.collect_all([totals_q, daily_q, member_q])
