@@ -179,12 +179,12 @@ def cluster_command(
     ] = None,
     resolution: Annotated[
         float | None,
-        typer.Option("--resolution", min=0.0, help="Leiden modularity resolution [0.2]."),
+        typer.Option("--resolution", min=0.0, help="Leiden modularity resolution [0.5]."),
     ] = None,
     max_token_share: Annotated[
         float | None,
         typer.Option(
-            "--max-token-share", min=0.0, max=1.0, help="Drop tokens held by more accounts [0.05]."
+            "--max-token-share", min=0.0, max=1.0, help="Drop tokens held by a larger share of accounts [0.2]."
         ),
     ] = None,
     num_perm: Annotated[

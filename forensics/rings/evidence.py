@@ -39,9 +39,8 @@ class RingFacts:
     members: list[str]
     score: float
     views: list[str]
-    support: dict[str, float]
-    null_rate: dict[str, float]  # per view: share of random pairs above its threshold
-    explained: list[str]
+    lift: dict[str, float]  # per view: member-pair similarity over the null's expectation
+    similarity: dict[str, float]  # per view: mean member-pair similarity
 
 
 def _iso(value: Any) -> str | None:
@@ -84,10 +83,10 @@ def _findings(
     n = len(fact.members)
     out: list[dict[str, Any]] = []
     for view in fact.views:
-        s = fact.support[view]
+        lift = fact.lift[view]
         text = (
-            f"{round(100 * s)}% of member pairs {VIEW_PHRASES[view]}, "
-            f"against {100 * fact.null_rate.get(view, 0.0):.1f}% of random account pairs"
+            f"member accounts {VIEW_PHRASES[view]}: {lift:.0f}x as alike as independent "
+            f"accounts would be (mean similarity {fact.similarity[view]:.3f})"
         )
         if view == "prompt" and shared.get("prompt_templates"):
             top = shared["prompt_templates"][0]
@@ -100,18 +99,9 @@ def _findings(
                 f"{created['accounts_with_records']} of {n} accounts were created within "
                 f"{created['span_hours']:.1f} hours; " + text
             )
-        out.append({"kind": f"shared_{view}", "text": text, "strength": round(s, 3)})
+        strength = 1.0 - 1.0 / max(lift, 1.0)
+        out.append({"kind": f"shared_{view}", "text": text, "strength": round(strength, 3)})
     out.sort(key=lambda f: -f["strength"])
-    if fact.explained:
-        out.append(
-            {
-                "kind": "explained",
-                "text": "most members declare one organisation, so shared "
-                + " and ".join(fact.explained)
-                + " was not counted",
-                "strength": 0.0,
-            }
-        )
     return out
 
 
@@ -218,7 +208,10 @@ def build_rings_table(
             "contrast": population_contrast(features, fact.members)[:CONTRAST_FEATURES_SHOWN],
             "timeline": timeline.get(fact.ring_id, []),
             "examples": examples.get(fact.ring_id, []),
-            "views": {v: round(s, 4) for v, s in fact.support.items()},
+            "views": {
+                v: {"lift": round(fact.lift[v], 2), "similarity": round(fact.similarity[v], 4)}
+                for v in fact.lift
+            },
         }
         if fact.ring_id in created:
             evidence["created"] = created[fact.ring_id]

@@ -43,12 +43,16 @@ class ViewNull:
     mean: float = 0.0  # mean similarity of random pairs
     above: float = 0.0  # share of random pairs above their threshold (the chance edge rate)
 
-    def thresholds(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    def expected(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """J0: the Jaccard that pairs (a, b) would have if their tokens were independent."""
         sa = self.sizes[a].astype(np.float64)
         sb = self.sizes[b].astype(np.float64)
-        expected = np.minimum(sa * sb * self.concentration, np.minimum(sa, sb))
-        union = np.maximum(sa + sb - expected, 1.0)
-        return np.maximum(self.floor, self.factor * expected / union)
+        shared = np.minimum(sa * sb * self.concentration, np.minimum(sa, sb))
+        return np.where((sa > 0) & (sb > 0), shared / np.maximum(sa + sb - shared, 1.0), 0.0)
+
+    def thresholds(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """The similarity a pair needs for an edge in this view."""
+        return np.maximum(self.floor, self.factor * self.expected(a, b))
 
 
 def view_null(

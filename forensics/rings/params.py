@@ -11,6 +11,10 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 ALL_VIEWS: tuple[str, ...] = ("prompt", "infra", "timing", "behaviour")
+# behaviour is opt-in: an account has only a handful of behaviour tokens (a sign-up hour, a
+# first day per model), too few for a Jaccard estimate to mean much; sharing one of them
+# (everyone starts on the first day of the logs) links unrelated accounts.
+DEFAULT_VIEWS: tuple[str, ...] = ("prompt", "infra", "timing")
 
 
 @dataclass(frozen=True)
@@ -18,7 +22,7 @@ class ClusterParams:
     """Parameters of ring detection (views, MinHash/LSH, graph, communities, scoring)."""
 
     seed: int = 1
-    views: tuple[str, ...] = ALL_VIEWS
+    views: tuple[str, ...] = DEFAULT_VIEWS
     min_ring_size: int = 5
 
     # --- views: which tokens an account gets -------------------------------------------
@@ -58,24 +62,27 @@ class ClusterParams:
     # --- communities --------------------------------------------------------------------
     # Leiden modularity resolution, per connected component. Low values keep one sparse
     # ring whole; two groups joined by a few weak edges still split (docs/detection.md).
-    resolution: float = 0.2
+    resolution: float = 0.5
 
     # --- scoring against the population -----------------------------------------------
-    # A view supports a ring when this share of sampled member pairs is above the view's
-    # population threshold (random pairs: run.json's null_edge_rate, well below 1%).
-    view_support: float = 0.25
-    # Views whose support is needed: two independent views, or one view at least this strong.
-    single_view_support: float = 0.8
-    # A ring whose members mostly declare one organisation has its infra explained.
+    # A view supports a ring when member pairs are this many times as alike as the null
+    # model expects (scoring.py), with at least this mean similarity.
+    view_lift: float = 4.0
+    min_view_similarity: float = 0.02
+    # The prompt view alone must be much stronger; other views never count alone.
+    single_view_lift: float = 10.0
+    # Prompts count only when this share of the ring's prompted requests are distinct.
+    min_distinct_prompt_share: float = 0.5
+    # A ring with this share of members in one declared organisation is that organisation.
     org_explained_share: float = 0.6
     ring_pairs_sampled: int = 4000
     min_score: float = 0.5
     # A member stays in its ring only with this share of its graph weight inside it ...
     min_member_affinity: float = 0.5
-    # ... and if, against this many random fellow members, it passes the pair threshold at
-    # this fraction of the ring's own support in (two of) the ring's supporting views.
+    # ... and if, against this many random fellow members, its own lift reaches this in
+    # (two of) the ring's supporting views.
     member_pairs: int = 24
-    member_view_support: float = 0.4
+    member_lift: float = 2.0
 
     def to_json(self) -> dict[str, Any]:
         out = asdict(self)

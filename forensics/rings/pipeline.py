@@ -23,8 +23,8 @@ from forensics.rings.candidates import candidate_pairs
 from forensics.rings.communities import communities
 from forensics.rings.evidence import RingFacts, build_rings_table
 from forensics.rings.graph import ViewNull, combine, view_edges, view_null
-from forensics.rings.params import ALL_VIEWS, ClusterParams
-from forensics.rings.scoring import RingScore, score_communities
+from forensics.rings.params import ALL_VIEWS, DEFAULT_VIEWS, ClusterParams
+from forensics.rings.scoring import RingScore, distinct_prompt_shares, score_communities
 from forensics.rings.signatures import bulk_minhash, permutations
 from forensics.rings.views import available_views, build_view
 from forensics.schema import RING_EDGE_SCHEMA, RING_MEMBER_SCHEMA
@@ -59,7 +59,7 @@ class _Clock:
 def parse_views(text: str | None) -> tuple[str, ...]:
     """``prompt,infra`` -> ("prompt", "infra"); a user error for an unknown view name."""
     if text is None or not text.strip():
-        return ALL_VIEWS
+        return DEFAULT_VIEWS
     views = tuple(dict.fromkeys(v.strip() for v in text.split(",") if v.strip()))
     unknown = [v for v in views if v not in ALL_VIEWS]
     if unknown:
@@ -131,7 +131,8 @@ def find_rings(
             .to_numpy()
         )
         org_of = orgs
-    scores, kept = score_communities(assignment, graph, signatures, nulls, org_of, params)
+    distinct = distinct_prompt_shares(events, assignment, index) if "prompt" in used else {}
+    scores, kept = score_communities(assignment, graph, signatures, nulls, org_of, distinct, params)
     clock.lap("score", f"{len(scores)} communities scored")
     reported = sorted((s for s in scores if s.reported), key=lambda s: (-s.score, s.community))
     ring_of = {s.community: f"R{i + 1:03d}" for i, s in enumerate(reported)}
@@ -170,9 +171,8 @@ def find_rings(
             ].to_list(),
             score=s.score,
             views=s.views,
-            support=s.support,
-            null_rate={v: nulls[v].above for v in nulls},
-            explained=s.explained,
+            lift=s.lift,
+            similarity=s.similarity,
         )
         for s in reported
     ]
@@ -198,7 +198,9 @@ def find_rings(
                 "ring_id": ring_of.get(s.community),
                 "size": int(s.members.size),
                 "score": round(s.score, 4),
-                "support": {v: round(x, 4) for v, x in s.support.items()},
+                "lift": {v: round(x, 2) for v, x in s.lift.items()},
+                "similarity": {v: round(x, 4) for v, x in s.similarity.items()},
+                "distinct_prompt_share": s.distinct_prompt_share,
                 "views": s.views,
                 "explained": s.explained,
                 "org_share": round(s.org_share, 3),

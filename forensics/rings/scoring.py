@@ -1,24 +1,28 @@
 """Score each community against the population baseline; keep only coordinated rings.
 
-For a community C and view v, ``support_v`` is the share of (sampled) member pairs whose
-similarity in v exceeds the pair's threshold under the view's null model (graph.ViewNull):
-a random group has the chance rate (run.json's ``null_edge_rate``, well under 1%), a ring
-whose members share one curriculum, one proxy pool or one scheduler has a large share. The score is
-1 - prod_v (1 - support_v) over the views that count, the chance that at least one view
-would link a random pair of members.
+For a community C and view v, the *lift* is the mean similarity of (sampled) member pairs
+over the mean similarity of random pairs of the population (graph.ViewNull.mean):
+lift_v = mean_{a,b in C} s(a, b) / mean_{a,b random} s(a, b). A random group has lift about
+1; a ring whose members share one curriculum, one proxy pool or one scheduler is many
+times as alike, even when each pair shares only a little (a proxy pool spread over many
+exits). A ring that is a share r of the population inflates the random-pair mean only by
+about r^2 of its own similarity, so the baseline holds even for a large ring. A view supports the ring when lift_v >= ``view_lift`` and the mean similarity is at least
+``min_view_similarity``; the score is 1 - prod_v 1/lift_v over supporting views.
 
 Reported only when the evidence is coordination, not a look-alike:
-* at least two independent views support the ring, or the prompt view alone supports it
-  very strongly (``single_view_support``): shared infrastructure alone is a NAT, a
-  campus or a cloud provider; shared timing alone is a time zone;
-* a ring whose members mostly declare one organisation (``org_id``) has its shared
-  infrastructure and billing explained: infra does not count for it;
+* at least two independent views support the ring, or the prompt view alone with lift >=
+  ``single_view_lift``: shared infrastructure alone is a NAT, a campus or a cloud
+  provider; shared timing alone is a time zone or an outage;
+* prompts count only if the ring keeps asking new things (``min_distinct_prompt_share``
+  of its requests are distinct prompts): harvesting answers needs new inputs, while a test
+  suite or a scripted client repeats a fixed set;
+* a ring whose members mostly declare one organisation (``org_id``) is that organisation:
+  its shared infrastructure, billing and prompts are explained, and it is not reported;
 * members are kept only if most of their graph weight lies inside the ring
-  (``min_member_affinity``) and if they share with the ring what the ring shares: against
-  ``member_pairs`` random fellow members, an account must pass the pair threshold at
-  ``member_view_support`` times the ring's own support, in as many of the ring's views as
-  the ring needs (two, or its one very strong view). An ordinary account that touches a
-  ring through one shared exit or one busy hour is not banned with it.
+  (``min_member_affinity``) and if, against ``member_pairs`` random fellow members, their
+  own lift reaches ``member_lift`` in as many of the ring's views as the ring needs. An
+  ordinary account that touches a ring through one shared exit or one busy hour is not
+  banned with it.
 """
 
 from __future__ import annotations
@@ -33,16 +37,21 @@ from forensics.rings.params import ClusterParams
 from forensics.rings.signatures import signature_similarity
 
 SINGLE_VIEW_OK: tuple[str, ...] = ("prompt",)
+# A floor under a view's random-pair mean similarity, so that a view where random pairs
+# share nothing at all does not turn any sharing into an infinite lift.
+MIN_NULL_MEAN = 1e-3
 
 
 @dataclass
 class RingScore:
     community: int
     members: np.ndarray  # account indices kept
-    support: dict[str, float]
+    lift: dict[str, float]  # per view: member-pair similarity over the null's expectation
+    similarity: dict[str, float]  # per view: mean member-pair similarity
     views: list[str]  # views that count and support the ring
-    explained: list[str] = field(default_factory=list)  # views explained by a declared org
+    explained: list[str] = field(default_factory=list)
     org_share: float = 0.0
+    distinct_prompt_share: float | None = None
     score: float = 0.0
     reported: bool = False
     reason: str = ""
@@ -83,29 +92,73 @@ def _sample_pairs(
     return members[i], members[j]
 
 
+def _lifts(
+    a: np.ndarray,
+    b: np.ndarray,
+    signatures: dict[str, np.ndarray],
+    nulls: dict[str, ViewNull],
+) -> tuple[dict[str, float], dict[str, float]]:
+    lift: dict[str, float] = {}
+    mean: dict[str, float] = {}
+    for view, sig in signatures.items():
+        sim = float(signature_similarity(sig, a, b).mean()) if a.size else 0.0
+        mean[view] = sim
+        lift[view] = sim / max(nulls[view].mean, MIN_NULL_MEAN)
+    return lift, mean
+
+
+def _supporting(lift: dict[str, float], mean: dict[str, float], params: ClusterParams) -> list[str]:
+    return sorted(
+        v for v in lift if lift[v] >= params.view_lift and mean[v] >= params.min_view_similarity
+    )
+
+
 def _members_sharing(
     members: np.ndarray,
-    support: dict[str, float],
+    views: list[str],
     signatures: dict[str, np.ndarray],
     nulls: dict[str, ViewNull],
     rng: np.random.Generator,
     params: ClusterParams,
 ) -> np.ndarray:
-    """Members that pass the pair threshold with fellow members in enough of the ring's views."""
-    views = [v for v, s in support.items() if s >= params.view_support]
+    """Members whose own lift against fellow members reaches member_lift in enough views."""
     if not views:
         return members
     need = min(2, len(views))
     k = params.member_pairs
     own = np.repeat(members, k)
     other = members[rng.integers(0, members.size, own.size)]
+    same = own == other
     passing = np.zeros(members.size, dtype=np.int64)
     for view in views:
-        sim = signature_similarity(signatures[view], own, other)
-        hit = (sim > nulls[view].thresholds(own, other)) & (own != other)
-        rate = hit.reshape(members.size, k).mean(axis=1)
-        passing += rate >= params.member_view_support * support[view]
+        sim = np.where(same, 0.0, signature_similarity(signatures[view], own, other))
+        mean = sim.reshape(members.size, k).sum(axis=1) / np.maximum(
+            (~same).reshape(members.size, k).sum(axis=1), 1
+        )
+        passing += mean >= params.member_lift * max(nulls[view].mean, MIN_NULL_MEAN)
     return members[passing >= need]
+
+
+def distinct_prompt_shares(
+    events: pl.LazyFrame, assignment: pl.DataFrame, index: pl.DataFrame
+) -> dict[int, float]:
+    """Per community: distinct prompts / requests with a prompt (null-free), over its events."""
+    members = assignment.join(index, left_on="account", right_on="idx").select(
+        "account_id", "community"
+    )
+    shares = (
+        events.select(
+            "account_id",
+            pl.col("prompt").hash().alias("_ph"),
+            pl.col("prompt").is_not_null().alias("_has"),
+        )
+        .filter("_has")
+        .join(members.lazy(), on="account_id")
+        .group_by("community")
+        .agg((pl.col("_ph").n_unique() / pl.len()).alias("share"))
+        .collect()
+    )
+    return dict(zip(shares["community"].to_list(), shares["share"].to_list(), strict=True))
 
 
 def score_communities(
@@ -114,6 +167,7 @@ def score_communities(
     signatures: dict[str, np.ndarray],
     nulls: dict[str, ViewNull],
     org_of: np.ndarray | None,
+    distinct_shares: dict[int, float],
     params: ClusterParams,
 ) -> tuple[list[RingScore], pl.DataFrame]:
     """Scores for every community, and (account, community, affinity) of kept members."""
@@ -121,49 +175,64 @@ def score_communities(
     affinity = member_affinity(graph, assignment)
     kept = affinity.filter(pl.col("affinity") >= params.min_member_affinity)
     scores: list[RingScore] = []
-    for (community,), part in kept.partition_by("community", as_dict=True).items():
-        members = part["account"].to_numpy()
+    for (community,), part in sorted(kept.partition_by("community", as_dict=True).items()):
+        members = np.sort(part["account"].to_numpy())
         if members.size < params.min_ring_size:
             continue
-        a, b = _sample_pairs(members, params.ring_pairs_sampled, rng)
-        support = {
-            view: float((signature_similarity(sig, a, b) > nulls[view].thresholds(a, b)).mean())
-            for view, sig in signatures.items()
-        }
-        members = _members_sharing(members, support, signatures, nulls, rng, params)
+        lift, mean = _lifts(
+            *_sample_pairs(members, params.ring_pairs_sampled, rng), signatures, nulls
+        )
+        members = _members_sharing(
+            members, _supporting(lift, mean, params), signatures, nulls, rng, params
+        )
         if members.size < params.min_ring_size:
             continue
+        lift, mean = _lifts(
+            *_sample_pairs(members, params.ring_pairs_sampled, rng), signatures, nulls
+        )
+        views = _supporting(lift, mean, params)
+        distinct = distinct_shares.get(int(community))
+        reasons = []
+        if (
+            "prompt" in views
+            and distinct is not None
+            and distinct < params.min_distinct_prompt_share
+        ):
+            views.remove("prompt")
+            reasons.append("prompts repeat a fixed set (not harvesting)")
         org_share = 0.0
         if org_of is not None:
             orgs = org_of[members]
             orgs = orgs[orgs >= 0]
             if orgs.size:
                 org_share = float(np.bincount(orgs).max() / members.size)
-        explained = ["infra"] if org_share >= params.org_explained_share else []
-        counting = {v: s for v, s in support.items() if v not in explained}
-        views = sorted(v for v, s in counting.items() if s >= params.view_support)
-        score = 1.0 - float(np.prod([1.0 - counting[v] for v in views])) if views else 0.0
-        if len(views) >= 2:
-            reported, reason = score >= params.min_score, "independent views agree"
-        elif len(views) == 1 and views[0] in SINGLE_VIEW_OK:
-            reported = counting[views[0]] >= params.single_view_support
-            reason = "one view, very strong" if reported else "one view, not strong enough"
+        explained = list(views) if org_share >= params.org_explained_share else []
+        score = 1.0 - float(np.prod([1.0 / lift[v] for v in views])) if views else 0.0
+        if explained:
+            reported = False
+            reasons.append("members are one declared organisation")
+        elif len(views) >= 2:
+            reported = True
+            reasons.append("independent views agree: " + ", ".join(views))
+        elif views and views[0] in SINGLE_VIEW_OK and lift[views[0]] >= params.single_view_lift:
+            reported = True
+            reasons.append(f"{views[0]} alone, very strong")
         else:
             reported = False
-            reason = "only " + (views[0] if views else "no view") + " supports it"
-        if explained and not reported:
-            reason += "; infra explained by a declared organisation"
+            reasons.append(("only " + views[0] if views else "no view") + " supports it")
         scores.append(
             RingScore(
                 community=int(community),
                 members=members,
-                support=support,
+                lift=lift,
+                similarity=mean,
                 views=views,
                 explained=explained,
                 org_share=org_share,
+                distinct_prompt_share=distinct,
                 score=score,
                 reported=bool(reported and score >= params.min_score),
-                reason=reason,
+                reason="; ".join(reasons),
             )
         )
     return scores, kept
