@@ -161,38 +161,44 @@ def ingest_command(
 
 
 # --- cluster and features commands (issue 4) ---
+from forensics.rings.params import ALL_VIEWS as _ALL_VIEWS  # noqa: E402
+from forensics.rings.params import ClusterParams as _ClusterParams  # noqa: E402
+
+_CP = _ClusterParams()  # the one home of cluster defaults (forensics/rings/params.py)
+
+
 @app.command("cluster")
 @user_errors
 def cluster_command(
     store: Annotated[str, typer.Argument(help="The store folder.")],
     min_ring_size: Annotated[
-        int | None, typer.Option("--min-ring-size", min=2, help="Smallest ring reported [5].")
+        int | None, typer.Option("--min-ring-size", min=2, help=f"Smallest ring reported [{_CP.min_ring_size}].")
     ] = None,
     seed: Annotated[
-        int | None, typer.Option("--seed", help="Seed of hashing and sampling [1].")
+        int | None, typer.Option("--seed", help=f"Seed of hashing and sampling [{_CP.seed}].")
     ] = None,
     views: Annotated[
         str | None,
         typer.Option(
-            "--views", help="Views to use, comma-separated: prompt,infra,timing,behaviour."
+            "--views", help=f"Views, comma-separated, of {','.join(_ALL_VIEWS)} [{','.join(_CP.views)}]."
         ),
     ] = None,
     resolution: Annotated[
         float | None,
-        typer.Option("--resolution", min=0.0, help="Leiden modularity resolution [0.5]."),
+        typer.Option("--resolution", min=0.0, help=f"Leiden modularity resolution [{_CP.resolution}]."),
     ] = None,
     max_token_share: Annotated[
         float | None,
         typer.Option(
-            "--max-token-share", min=0.0, max=1.0, help="Drop tokens held by a larger share of accounts [0.2]."
+            "--max-token-share", min=0.0, max=1.0, help=f"Drop tokens held by a larger share of accounts [{_CP.max_token_share}]."
         ),
     ] = None,
     num_perm: Annotated[
-        int | None, typer.Option("--num-perm", min=16, help="MinHash permutations [128].")
+        int | None, typer.Option("--num-perm", min=16, help=f"MinHash permutations [{_CP.num_perm}].")
     ] = None,
     min_score: Annotated[
         float | None,
-        typer.Option("--min-score", min=0.0, max=1.0, help="Smallest ring score reported [0.5]."),
+        typer.Option("--min-score", min=0.0, max=1.0, help=f"Smallest ring score reported [{_CP.min_score}]."),
     ] = None,
 ) -> None:
     """Find rings of coordinated accounts: features, views, MinHash/LSH, graph, scoring."""
