@@ -172,7 +172,10 @@ _CP = _ClusterParams()  # the one home of cluster defaults (forensics/rings/para
 def cluster_command(
     store: Annotated[str, typer.Argument(help="The store folder.")],
     min_ring_size: Annotated[
-        int | None, typer.Option("--min-ring-size", min=2, help=f"Smallest ring reported [{_CP.min_ring_size}].")
+        int | None,
+        typer.Option(
+            "--min-ring-size", min=2, help=f"Smallest ring reported [{_CP.min_ring_size}]."
+        ),
     ] = None,
     seed: Annotated[
         int | None, typer.Option("--seed", help=f"Seed of hashing and sampling [{_CP.seed}].")
@@ -180,25 +183,34 @@ def cluster_command(
     views: Annotated[
         str | None,
         typer.Option(
-            "--views", help=f"Views, comma-separated, of {','.join(_ALL_VIEWS)} [{','.join(_CP.views)}]."
+            "--views",
+            help=f"Views, comma-separated, of {','.join(_ALL_VIEWS)} [{','.join(_CP.views)}].",
         ),
     ] = None,
     resolution: Annotated[
         float | None,
-        typer.Option("--resolution", min=0.0, help=f"Leiden modularity resolution [{_CP.resolution}]."),
+        typer.Option(
+            "--resolution", min=0.0, help=f"Leiden modularity resolution [{_CP.resolution}]."
+        ),
     ] = None,
     max_token_share: Annotated[
         float | None,
         typer.Option(
-            "--max-token-share", min=0.0, max=1.0, help=f"Drop tokens held by a larger share of accounts [{_CP.max_token_share}]."
+            "--max-token-share",
+            min=0.0,
+            max=1.0,
+            help=f"Drop tokens held by a larger share of accounts [{_CP.max_token_share}].",
         ),
     ] = None,
     num_perm: Annotated[
-        int | None, typer.Option("--num-perm", min=16, help=f"MinHash permutations [{_CP.num_perm}].")
+        int | None,
+        typer.Option("--num-perm", min=16, help=f"MinHash permutations [{_CP.num_perm}]."),
     ] = None,
     min_score: Annotated[
         float | None,
-        typer.Option("--min-score", min=0.0, max=1.0, help=f"Smallest ring score reported [{_CP.min_score}]."),
+        typer.Option(
+            "--min-score", min=0.0, max=1.0, help=f"Smallest ring score reported [{_CP.min_score}]."
+        ),
     ] = None,
 ) -> None:
     """Find rings of coordinated accounts: features, views, MinHash/LSH, graph, scoring."""
