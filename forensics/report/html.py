@@ -42,7 +42,7 @@ code, .mono { font-family: ui-monospace, "DejaVu Sans Mono", Menlo, monospace; f
 .norings { font-size: 1.1rem; font-weight: bold; padding: .8rem; background: #eef6ee; }
 .charts { display: flex; flex-wrap: wrap; gap: 1rem; align-items: flex-start; }
 figure { margin: 0; }
-figcaption { font-size: .8rem; color: #555; max-width: 720px; }
+figcaption { font-size: .8rem; color: #555; max-width: 540px; }
 svg { max-width: 100%; height: auto; }
 .muted { color: #666; font-size: .85rem; }
 @media print {

@@ -72,8 +72,8 @@ def line_chart(
     series: Sequence[tuple[str, str, Sequence[tuple[dt.date, float]]]],
     label: str,
     y_label: str,
-    width: int = 720,
-    height: int = 260,
+    width: int = 540,
+    height: int = 240,
     percent: bool = False,
 ) -> str:
     """Daily lines: ``series`` is (name, colour, [(date, value)]); missing days count 0."""
@@ -100,7 +100,11 @@ def line_chart(
             f'<line x1="{left}" x2="{left + pw}" y1="{y(value):.1f}" y2="{y(value):.1f}" stroke="#e3e3e3"/>'
             f'<text x="{left - 4}" y="{y(value) + 4:.1f}" text-anchor="end">{esc(text)}</text>'
         )
-    ticks = dates if len(dates) <= 6 else [dates[round(i * (len(dates) - 1) / 5)] for i in range(6)]
+    # at most one date label per 80 px, spread evenly over the whole span
+    slots = max(min(span + 1, pw // 80), 2)
+    ticks = sorted(
+        {dt.date.fromordinal(first + round(i * span / (slots - 1))) for i in range(slots)}
+    )
     for day in ticks:
         body.append(
             f'<text x="{x(day):.1f}" y="{top + ph + 16}" text-anchor="middle">{day.isoformat()}</text>'
@@ -134,8 +138,8 @@ def scatter(
     label: str,
     x_label: str,
     y_label: str,
-    width: int = 520,
-    height: int = 300,
+    width: int = 460,
+    height: int = 240,
 ) -> str:
     """Labelled points (name, x, y); x is on a log scale (ring sizes span decades), y in 0..1."""
     if not points:
@@ -220,8 +224,8 @@ def similarity_graph(
     nodes: Sequence[str],
     edges: Sequence[tuple[str, str, float, str]],
     label: str,
-    width: int = 520,
-    height: int = 420,
+    width: int = 500,
+    height: int = 380,
 ) -> str:
     """The ring's evidence graph: one dot per account, one line per similar pair.
 
@@ -273,8 +277,8 @@ def distribution(
     ring_values: np.ndarray,
     population_values: np.ndarray,
     label: str,
-    width: int = 340,
-    height: int = 170,
+    width: int = 320,
+    height: int = 160,
     colour: str = PALETTE[1],
 ) -> str:
     """Overlaid histograms (share of accounts per bin) of one feature, ring vs population.
