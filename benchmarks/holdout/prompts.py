@@ -9,7 +9,8 @@ optionally paraphrased (synonyms, clause order, language) request by request.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import re
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 import polars as pl
@@ -451,30 +452,38 @@ def _numbers(rng: np.random.Generator, n: int, lo: int, hi: int) -> pl.Series:
     return pl.Series(rng.integers(lo, hi, size=n)).cast(pl.String)
 
 
-def slot_values(rng: np.random.Generator, n: int, text: tuple[int, int] = (4, 24)) -> dict:
-    """Every slot any frame may use, n values each (unused ones cost little)."""
-    return {
-        "TOPIC": pick(rng, TOPICS, n, zipf=0.6),
-        "TOPIC2": pick(rng, TOPICS, n),
-        "CODE": pick(rng, CODE_LANGS, n, zipf=0.8),
-        "HL": pick(rng, HUMAN_LANGS, n),
-        "REL": pick(rng, RELATIONS, n),
-        "CITY": pick(rng, CITIES, n),
-        "CITY2": pick(rng, CITIES, n),
-        "ERR": pick(rng, ERRORS, n),
-        "TEXT": babble(rng, n, *text),
-        "N": _numbers(rng, n, 2, 11),
-        "OBJ": pick(rng, OBJECTS, n),
-        "OBJ2": pick(rng, OBJECTS, n),
-        "NAME": pick(rng, NAMES, n),
-        "FUNC": pick(rng, FUNCS, n),
-        "FUNC2": pick(rng, FUNCS, n),
-        "PHEN": pick(rng, PHENOMENA, n),
-        "A": _numbers(rng, n, 2, 60),
-        "B": _numbers(rng, n, 2, 40),
-        "C": _numbers(rng, n, 2, 12),
-        "D": _numbers(rng, n, 100, 5000),
-    }
+SLOTS: dict[str, Callable[[np.random.Generator, int], pl.Series]] = {
+    "TOPIC": lambda r, n: pick(r, TOPICS, n, zipf=0.6),
+    "TOPIC2": lambda r, n: pick(r, TOPICS, n),
+    "CODE": lambda r, n: pick(r, CODE_LANGS, n, zipf=0.8),
+    "HL": lambda r, n: pick(r, HUMAN_LANGS, n),
+    "REL": lambda r, n: pick(r, RELATIONS, n),
+    "CITY": lambda r, n: pick(r, CITIES, n),
+    "CITY2": lambda r, n: pick(r, CITIES, n),
+    "ERR": lambda r, n: pick(r, ERRORS, n),
+    "N": lambda r, n: _numbers(r, n, 2, 11),
+    "OBJ": lambda r, n: pick(r, OBJECTS, n),
+    "OBJ2": lambda r, n: pick(r, OBJECTS, n),
+    "NAME": lambda r, n: pick(r, NAMES, n),
+    "FUNC": lambda r, n: pick(r, FUNCS, n),
+    "FUNC2": lambda r, n: pick(r, FUNCS, n),
+    "PHEN": lambda r, n: pick(r, PHENOMENA, n),
+    "A": lambda r, n: _numbers(r, n, 2, 60),
+    "B": lambda r, n: _numbers(r, n, 2, 40),
+    "C": lambda r, n: _numbers(r, n, 2, 12),
+    "D": lambda r, n: _numbers(r, n, 100, 5000),
+}
+
+
+def slot_values(
+    rng: np.random.Generator, pool: Sequence[str], n: int, text: tuple[int, int] = (4, 24)
+) -> dict[str, pl.Series]:
+    """n values for every slot that some frame of the pool uses ({TEXT} is free text)."""
+    used = {name for frame in pool for name in re.findall(r"\{([A-Z0-9]+)\}", frame)}
+    values = {k: make(rng, n) for k, make in SLOTS.items() if k in used}
+    if "TEXT" in used:
+        values["TEXT"] = babble(rng, n, *text)
+    return values
 
 
 def fill(frames: pl.Series, values: Mapping[str, pl.Series]) -> pl.Series:
@@ -488,7 +497,7 @@ def fill(frames: pl.Series, values: Mapping[str, pl.Series]) -> pl.Series:
 
 def benign_prompts(rng: np.random.Generator, n: int, cot_share: float = 0.0) -> pl.Series:
     """Ordinary users' prompts: many frames, personal text, a share with a CoT request."""
-    out = fill(pick(rng, BENIGN_FRAMES, n, zipf=0.5), slot_values(rng, n))
+    out = fill(pick(rng, BENIGN_FRAMES, n, zipf=0.5), slot_values(rng, BENIGN_FRAMES, n))
     cot = pl.Series(rng.random(n) < cot_share)
     suffix = pick(rng, COT_SUFFIXES, n)
     return pl.select(
@@ -500,13 +509,13 @@ def benign_prompts(rng: np.random.Generator, n: int, cot_share: float = 0.0) -> 
 
 def template_prompts(rng: np.random.Generator, templates: Sequence[str], n: int) -> pl.Series:
     """A fixed set of templates (an app's, a company's) filled with each user's own text."""
-    return fill(pick(rng, templates, n, zipf=0.7), slot_values(rng, n, text=(8, 40)))
+    return fill(pick(rng, templates, n, zipf=0.7), slot_values(rng, templates, n, text=(8, 40)))
 
 
 def dataset_items(rng: np.random.Generator, domains: Sequence[str], size: int) -> pl.Series:
     """A ring's task dataset: `size` items drawn from the item frames of its domains."""
     frames = [f for d in domains for f in DOMAINS[d]["items"]]
-    return fill(pick(rng, frames, size), slot_values(rng, size, text=(15, 45)))
+    return fill(pick(rng, frames, size), slot_values(rng, frames, size, text=(15, 45)))
 
 
 def ring_prompts(
