@@ -277,7 +277,7 @@ def benign_groups(
             else None,
         )
         groups.append((base, in_class))
-    # A hackathon: a hundred sign-ups in one morning, one venue network, 36 busy hours.
+    # A hackathon: seventy sign-ups in one morning, one venue network, 36 busy hours.
     for _ in range(int(m)):
         day = float(rng.integers(2, days - 3))
         venue = residential_ips(rng, 3)
