@@ -21,11 +21,13 @@ import polars as pl
 
 from forensics.simulate import prompts
 from forensics.simulate.population import (
+    HOME,
     MOBILE,
     OUT_CLASS_MEDIAN,
     PROXY,
     SHARED,
     Population,
+    hex_groups,
     ipv4_strings,
 )
 from forensics.simulate.vocab import ALL_MODELS, EMBED_MODEL, NEW_MODEL
@@ -132,6 +134,20 @@ def day_events(
         exit_ip = pop.ring_pool[np.minimum(sess_exit, max(len(pop.ring_pool) - 1, 0))]
         ip[proxy] = exit_ip[ev_sess[proxy]]
 
+    v6 = pop.ipv6[acc] & ~vpn & ((mode == MOBILE) | (mode == HOME))
+    src_ip = ipv4_strings(ip)
+    if v6.any():
+        a6 = acc[v6]
+        s6 = ev_sess[v6]
+        sess_net = rng.integers(0, 1 << 16, (n_s, 2))  # mobile: a new /64 per session
+        sess_iid = rng.integers(0, 1 << 16, (n_s, 4))  # privacy-extension interface id
+        net = np.where(
+            (mode[v6] == MOBILE)[:, None],
+            np.c_[pop.carrier_v6[pop.carrier[a6]], sess_net[s6]],
+            pop.v6_home[a6],
+        )
+        src_ip = src_ip.scatter(np.flatnonzero(v6), hex_groups(np.c_[net, sess_iid[s6]]))
+
     # ---------------------------------------------------------------- client and content
     ua = np.where(rng.random(n) < pop.alt_share[acc], pop.ua_alt[acc], pop.ua_main[acc])
     anthropic = pop.ua_anthropic[ua]
@@ -208,7 +224,7 @@ def day_events(
             ).to_series(),
             "_rh": pl.Series(req_hi),
             "_rl": pl.Series(req_lo),
-            "src_ip": ipv4_strings(ip),
+            "src_ip": src_ip,
             "user_agent": pl.Series(pop.ua_strings.tolist(), dtype=pl.String).gather(
                 pl.Series(ua, dtype=pl.UInt32)
             ),

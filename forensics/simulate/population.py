@@ -54,6 +54,20 @@ def unique_ints(rng: np.random.Generator, n: int, high: int) -> np.ndarray:
     return rng.permutation(out)[:n]
 
 
+def hex_groups(groups: np.ndarray) -> pl.Series:
+    """IPv6 text (eight lower-case hex groups, no leading zeros) from an (n, 8) int array."""
+    n = groups.shape[0]
+    hexes = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
+    digits = (groups.astype(np.int64)[:, :, None] >> np.array([12, 8, 4, 0])) & 0xF
+    chars = np.ascontiguousarray(hexes[digits]).reshape(n * 8, 4)
+    text = pl.Series(chars.view("S4").ravel()).cast(pl.String)
+    text = text.str.strip_chars_start("0").replace("", "0")
+    frame = pl.DataFrame({f"g{i}": text.gather_every(8, offset=i) for i in range(8)})
+    return frame.select(
+        pl.concat_str([pl.col(f"g{i}") for i in range(8)], separator=":")
+    ).to_series()
+
+
 def ipv4_strings(ips: np.ndarray) -> pl.Series:
     """Dotted quads for uint32 addresses."""
     ips = pl.Series(np.asarray(ips, dtype=np.int64))
@@ -111,6 +125,9 @@ class Population:
     home_ips: np.ndarray  # (n, 3)
     home_w: np.ndarray  # (n, 3) cumulative
     carrier: np.ndarray  # index into carrier /16 table
+    carrier_v6: np.ndarray  # (carriers, 2) the carrier's IPv6 /32
+    ipv6: np.ndarray  # account reaches the API over IPv6 (home or mobile)
+    v6_home: np.ndarray  # (n, 4) the home line's /64
     shared_ips: np.ndarray  # (n, 3) NAT / enterprise egress addresses
     vpn_share: np.ndarray
     cat_cum: np.ndarray  # (n, N_BENIGN_CAT) cumulative category probabilities
@@ -319,6 +336,19 @@ def build(sc: Scenario, rng: np.random.Generator, start_ts: float) -> Population
     hw = np.array([[1.0, 0, 0], [0.75, 0.25, 0], [0.6, 0.25, 0.15]])[n_homes - 1]
     home_w = np.cumsum(hw, axis=1)
     carrier = rng.integers(0, len(carriers), n)
+    # IPv6: many mobile carriers and some home ISPs hand out IPv6 (a /64 per line, a new
+    # interface id per session); VPNs and proxies here are IPv4.
+    v6_firsts = np.array(
+        [0x2A02, 0x2A01, 0x2600, 0x2607, 0x2001, 0x2A00, 0x2409, 0x2401, 0x2804, 0x2405]
+    )
+    carrier_v6 = np.c_[
+        v6_firsts[rng.integers(0, len(v6_firsts), len(carriers))],
+        rng.integers(0, 1 << 16, len(carriers)),
+    ]
+    ipv6 = ((ip_mode == MOBILE) & (rng.random(n) < 0.35)) | (
+        (ip_mode == HOME) & (rng.random(n) < 0.12)
+    )
+    v6_home = np.c_[v6_firsts[rng.integers(0, len(v6_firsts), n)], rng.integers(0, 1 << 16, (n, 3))]
     shared_ips = np.zeros((n, 3), dtype=np.int64)
     for k, g_sizes, pool in ((NAT, sc.nat_groups, res16), (ENTERPRISE, sc.enterprises, dc16[20:])):
         for g in range(len(g_sizes)):
@@ -457,7 +487,7 @@ def build(sc: Scenario, rng: np.random.Generator, start_ts: float) -> Population
         weekend=weekend, start_day=start_day, end_day=end_day, peak1=peak1, sd1=sd1,
         peak2=peak2, sd2=sd2, w2=w2, session_min=session_min, ua_main=ua_main, ua_alt=ua_alt,
         alt_share=alt_share, ip_mode=ip_mode, home_ips=home_ips, home_w=home_w,
-        carrier=carrier, shared_ips=shared_ips, vpn_share=vpn_share, cat_cum=cat_cum,
+        carrier=carrier, carrier_v6=carrier_v6, ipv6=ipv6, v6_home=v6_home, shared_ips=shared_ips, vpn_share=vpn_share, cat_cum=cat_cum,
         special_off=special_off, special_len=special_len, special_share=special_share,
         special_skew=special_skew, cot_open=cot_open, cot_close=cot_close, main_model=main_model, second_model=second_model,
         second_share=second_share, adopt_hour=adopt_hour, adopt_share=adopt_share,

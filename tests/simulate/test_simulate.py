@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 import json
 import re
 from pathlib import Path
@@ -95,6 +96,13 @@ def test_every_event_account_is_in_truth_and_every_ring_account_has_events(smoke
     assert set(truth.filter(pl.col("kind") == "ring")["account_id"]) <= seen
 
 
+def test_source_addresses_are_valid_public_ipv4_or_ipv6(smoke):
+    out, _ = smoke
+    addresses = [ipaddress.ip_address(a) for a in _events(out)["src_ip"].unique()]
+    assert all(a.is_global for a in addresses)
+    assert any(a.version == 6 for a in addresses) and any(a.version == 4 for a in addresses)
+
+
 def test_account_ids_do_not_reveal_ring_membership(smoke):
     out, _ = smoke
     truth = pl.read_csv(out / "truth.csv", schema_overrides={"ring_id": pl.String})
@@ -168,7 +176,7 @@ def test_combined_format_carries_account_and_request_ids(tmp_path):
     simulate("smoke", tmp_path, seed=1, scale=0.2, fmt="combined", progress=False)
     lines = sorted((tmp_path / "events").glob("*.log"))[0].read_text().splitlines()
     pattern = re.compile(
-        r'^\d+\.\d+\.\d+\.\d+ - - \[\d\d/\w{3}/\d{4}:\d\d:\d\d:\d\d \+0000\] "(GET|POST) /v1/\S+ HTTP/1\.1" '
+        r'^[0-9a-f:.]+ - - \[\d\d/\w{3}/\d{4}:\d\d:\d\d:\d\d \+0000\] "(GET|POST) /v1/\S+ HTTP/1\.1" '
         r'\d{3} \d+ "-" "[^"]*" "u_[0-9a-z]{12}" "req_\d+"$'
     )
     assert lines and all(pattern.match(line) for line in lines)
