@@ -50,7 +50,7 @@ class ClusterParams:
     lsh_rows: int = 2
     # Each account is linked to at most this many bucket-mates per band: a ring of 10,000
     # accounts shares buckets, and all pairs would be quadratic.
-    neighbours_per_bucket: int = 6
+    neighbours_per_bucket: int = 3
 
     # --- verification and graph --------------------------------------------------------
     # A pair's similarity in a view counts only above `null_factor` times what independent

@@ -6,8 +6,9 @@ Two accounts of one operator share tokens that two independent accounts do not:
   folded to ``0``, punctuation dropped). One task curriculum behind paraphrased prompts
   leaves many shared shingles; a popular app's common prefix is only a few of them.
 * ``infra``: exit IP bound to a 6-hour bucket (a proxy pool recycles exits across accounts
-  within hours), /24 per day, user agent, API-key prefix, payment fingerprint and e-mail
-  domain from account records.
+  within hours), /24 per day, exit IP, user agent on a /24 (one client build on one
+  network: a popular app's users share the agent but not the networks), API-key prefix,
+  payment fingerprint and e-mail domain from account records.
 * ``timing``: active 10-minute buckets (one job scheduler's on/off windows).
 * ``behaviour``: creation hour (sign-up bursts), first day on each model (a fleet-wide
   switch), first active day.
@@ -112,7 +113,7 @@ def infra_tokens(
         token_hash(pl.col("src_ip"), bucket, kind=1),
         token_hash(pl.col("_net"), day, kind=2),
         token_hash(pl.col("src_ip"), kind=3),
-        token_hash(pl.col("user_agent"), kind=4),
+        token_hash(pl.col("user_agent"), pl.col("_net"), kind=4),
         token_hash(pl.col("api_key_id").str.slice(0, 8), kind=5),
     ]
     # One row per (account, ip, agent, key, bucket): tokens are built once per combination.

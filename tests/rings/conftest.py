@@ -7,12 +7,14 @@ rather than the simulator's habits.
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import numpy as np
 import polars as pl
 import pytest
 
-from forensics.schema import ACCOUNT_SCHEMA
+from forensics.schema import ACCOUNT_SCHEMA, EVENT_SCHEMA
+from forensics.store import Store
 
 START = dt.datetime(2024, 5, 1, tzinfo=dt.UTC)
 DAYS = 10
@@ -220,7 +222,61 @@ class Population:
         """The account records (for make_store's ``accounts``)."""
         return pl.DataFrame(self.accounts, schema=ACCOUNT_SCHEMA)
 
+    def event_frame(self) -> pl.DataFrame:
+        """The events as a canonical frame (missing fields null)."""
+        frame = pl.DataFrame(self.events, infer_schema_length=None)
+        return frame.select(
+            [
+                pl.col(n).cast(t) if n in frame.columns else pl.lit(None, dtype=t).alias(n)
+                for n, t in EVENT_SCHEMA.items()
+            ]
+        ).with_columns(
+            pl.col("source_file").fill_null("fixture"),
+            pl.col("source_line").fill_null(pl.int_range(1, pl.len() + 1)),
+        )
+
+    def store(self, root: Path, with_accounts: bool = True) -> Store:
+        """Write a store holding these events (and account records), bypassing ingest."""
+        store = Store(root)
+        events = self.event_frame().with_columns(pl.col("ts").dt.date().alias("_day"))
+        with store.lock(), store.transaction() as txn:
+            for (day,), part in events.partition_by("_day", as_dict=True).items():
+                part.drop("_day").write_parquet(txn.stage(f"events/date={day}/part.parquet"))
+            if with_accounts:
+                self.records().write_parquet(txn.stage("accounts/accounts.parquet"))
+            manifest = store.read_manifest()
+            manifest["inputs"].append(
+                {"path": "fixture", "sha256": "f" * 64, "rows_ingested": events.height}
+            )
+            txn.commit(manifest)
+        return store
+
 
 @pytest.fixture
 def population() -> Population:
     return Population(seed=3)
+
+
+@pytest.fixture(scope="module")
+def mixed_population() -> Population:
+    """Ordinary users, two rings and one group of each benign look-alike."""
+    pop = Population(seed=5)
+    pop.benign(160)
+    pop.ring("ra", 30)
+    pop.ring("rb", 20)
+    pop.nat(30)
+    pop.prompt_app(30)
+    pop.enterprise(20)
+    pop.heavy_user(1500)
+    return pop
+
+
+@pytest.fixture(scope="module")
+def clustered(mixed_population: Population, tmp_path_factory: pytest.TempPathFactory):
+    """The mixed population's store after `cluster` with default parameters."""
+    from forensics.rings.params import ClusterParams
+    from forensics.rings.pipeline import cluster_store
+
+    store = mixed_population.store(tmp_path_factory.mktemp("clustered") / "store")
+    result = cluster_store(store, ClusterParams(), quiet=True)
+    return store, result
