@@ -65,7 +65,14 @@ class RequestIdIndex:
     def keep_new(self, ids: pl.Series) -> np.ndarray:
         """Mask of ids seen neither before nor earlier in this batch; records the kept ones."""
         hashes = hash_ids(ids)
-        first = pl.Series(hashes).is_first_distinct().to_numpy()
-        keep = first & ~self.contains(hashes)
-        self.add(np.unique(hashes[keep]))
+        # Work on sorted hashes: binary searches of sorted keys are cache-friendly, and the
+        # first of equal hashes (stable sort) is the first occurrence in the batch.
+        order = np.argsort(hashes, kind="stable")
+        ordered = hashes[order]
+        first = np.ones(ordered.size, dtype=bool)
+        first[1:] = ordered[1:] != ordered[:-1]
+        keep_sorted = first & ~self.contains(ordered)
+        self.add(ordered[keep_sorted])
+        keep = np.empty(ordered.size, dtype=bool)
+        keep[order] = keep_sorted
         return keep

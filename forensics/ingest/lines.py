@@ -29,6 +29,14 @@ class LineChunk:
     data: bytes
     first_line: int
     rejects: list[Reject] = field(default_factory=list)
+    _starts: np.ndarray | None = None
+
+    @property
+    def starts(self) -> np.ndarray:
+        """Byte offsets of the lines (computed once)."""
+        if self._starts is None:
+            self._starts = line_starts(self.data)
+        return self._starts
 
 
 def line_starts(data: bytes) -> np.ndarray:
@@ -46,7 +54,6 @@ def iter_line_chunks(
     """Yield chunks of whole lines; over-long lines become Rejects of the chunk after them."""
     chunk_bytes = chunk_bytes or CHUNK_BYTES
     max_line_bytes = max_line_bytes or MAX_LINE_BYTES
-    carry = b""
     line_no = 1
     skipping = False  # inside an over-long line whose head was already rejected
     pending: list[Reject] = []
@@ -62,41 +69,41 @@ def iter_line_chunks(
             block = block[nl + 1 :]
             line_no += 1
             skipping = False
-        data = carry + block if carry else block
-        cut = data.rfind(b"\n")
-        if cut < 0:
-            carry = data
+            if not block:
+                continue
+        if block[-1:] != b"\n":
+            # Complete the last line (bounded: an over-long line is cut at the limit).
+            block += stream.readline(max_line_bytes + 2)
+        if block[-1:] == b"\n":
+            whole, rest = block, b""
         else:
-            carry = data[cut + 1 :]
-            whole = data[: cut + 1]
+            cut = block.rfind(b"\n")
+            whole, rest = block[: cut + 1], block[cut + 1 :]
+        if whole:
             chunk = _split_long_lines(whole, line_no, max_line_bytes, pending)
-            if chunk is not None:
-                yield chunk
+            pending = []
+            line_no += len(chunk.starts)
+            yield chunk
+        if rest:
+            if len(rest) > max_line_bytes:
+                pending.append(
+                    Reject(
+                        line_no, "line_too_long", rest[:RAW_TEXT_LIMIT].decode("utf-8", "replace")
+                    )
+                )
+                skipping = True
+            else:  # the last line of the input, without a newline
+                chunk = _split_long_lines(rest + b"\n", line_no, max_line_bytes, pending)
                 pending = []
-            line_no += whole.count(b"\n")
-        if len(carry) > max_line_bytes:
-            pending.append(
-                Reject(line_no, "line_too_long", carry[:RAW_TEXT_LIMIT].decode("utf-8", "replace"))
-            )
-            carry = b""
-            skipping = True
-    if carry and not skipping:
-        if len(carry) > max_line_bytes:
-            pending.append(
-                Reject(line_no, "line_too_long", carry[:RAW_TEXT_LIMIT].decode("utf-8", "replace"))
-            )
-        else:
-            chunk = _split_long_lines(carry + b"\n", line_no, max_line_bytes, pending)
-            if chunk is not None:
+                line_no += 1
                 yield chunk
-                pending = []
     if pending:
         yield LineChunk(b"", line_no, pending)
 
 
 def _split_long_lines(
     data: bytes, first_line: int, max_line_bytes: int, pending: list[Reject]
-) -> LineChunk | None:
+) -> LineChunk:
     """Drop lines longer than the limit from ``data`` (blanking them keeps numbering)."""
     if len(data) <= max_line_bytes:
         return LineChunk(data, first_line, list(pending))
@@ -105,7 +112,7 @@ def _split_long_lines(
     long_idx = np.flatnonzero(lengths > max_line_bytes + 1)
     rejects = list(pending)
     if long_idx.size == 0:
-        return LineChunk(data, first_line, rejects)
+        return LineChunk(data, first_line, rejects, starts)
     parts: list[bytes] = []
     prev = 0
     for i in long_idx.tolist():  # loop over over-long lines only (rare)
@@ -140,6 +147,9 @@ class _Prefixed(io.RawIOBase):
             buffer[:n] = self._prefix[:n]
             self._prefix = self._prefix[n:]
             return n
+        readinto = getattr(self._stream, "readinto", None)
+        if readinto is not None:
+            return readinto(buffer) or 0
         data = self._stream.read(len(buffer))
         buffer[: len(data)] = data
         return len(data)

@@ -129,9 +129,9 @@ def _as_string(expr: pl.Expr, dtype: pl.DataType) -> pl.Expr:
     return out
 
 
-def _clean_string(expr: pl.Expr, strip: bool = True) -> pl.Expr:
-    s = expr.str.strip_chars() if strip else expr
-    return pl.when(s.is_in(NULL_STRINGS)).then(None).otherwise(s)
+def _clean_string(expr: pl.Expr) -> pl.Expr:
+    """Empty and ``-`` (the web-log spelling of "none") become null; text is kept as is."""
+    return pl.when(expr.is_in(NULL_STRINGS)).then(None).otherwise(expr)
 
 
 def _present(expr: pl.Expr, dtype: pl.DataType) -> pl.Expr:
@@ -216,7 +216,16 @@ def parse_times(raw: pl.Series, tz: str | None) -> tuple[pl.Series, bool]:
     # Offsets and Z, the common case, first; later shapes only for rows still unparsed.
     iso = s.str.replace(r"^(\d{4}-\d\d-\d\d)[ t]", "${1}T").str.replace(r"[Zz]$", "+00:00")
     stages: list[tuple[pl.Expr, bool]] = [
-        # "2024-05-01T10:00:00.123Z" / "+02:00" as they are (fast), then other spellings.
+        # "2024-05-01T10:00:00.123Z" on the fast naive-ISO path, "+02:00" as it is, then
+        # the other spellings.
+        (
+            pl.when(s.str.ends_with("Z")).then(
+                s.str.strip_suffix("Z")
+                .str.to_datetime(_ISO_NAIVE[0], strict=False, time_unit="us")
+                .dt.replace_time_zone("UTC")
+            ),
+            False,
+        ),
         (s.str.to_datetime(_ISO_FAST, strict=False, time_zone="UTC", time_unit="us"), False),
         (iso.str.to_datetime(_ISO_OFFSET, strict=False, time_zone="UTC", time_unit="us"), False),
         (
@@ -355,7 +364,7 @@ def normalise_batch(
                     messages_text.append(f"__msg{len(messages_text)}")
                     exprs.append(e.alias(messages_text[-1]))
                     continue
-            values.append(_clean_string(_as_string(e, d), strip=name != "prompt"))
+            values.append(_clean_string(_as_string(e, d)))
         if not values:
             exprs.append(pl.lit(None, dtype=pl.String).alias(name))
         else:
@@ -433,8 +442,10 @@ def normalise_batch(
             for n, t in EVENT_SCHEMA.items()
         ]
     )
-    events = events.with_columns(pl.col("request_id").fill_null(row_hash_id()))
-    return Normalised(events.collect(), rejects, sources, naive)
+    collected = events.collect()
+    if collected["request_id"].null_count():
+        collected = collected.with_columns(pl.col("request_id").fill_null(row_hash_id()))
+    return Normalised(collected, rejects, sources, naive)
 
 
 def row_hash_id() -> pl.Expr:

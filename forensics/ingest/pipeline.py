@@ -11,15 +11,18 @@ Memory is bounded by the batch size and the day buffers, not by the input size.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
+import queue
+import threading
 import time
 import zoneinfo
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, TypeVar
 
 import numpy as np
 import polars as pl
@@ -38,6 +41,8 @@ from forensics.ingest.sources import (
     sha256_file,
 )
 from forensics.store import Store, Transaction, utc_now_iso
+
+T = TypeVar("T")
 
 # Events buffered across batches before the day buffers are written out as Parquet files
 # (the main memory knob; FORENSICS_INGEST_FLUSH_ROWS overrides it).
@@ -181,6 +186,48 @@ class _Quarantine:
 
     def close(self) -> None:
         self._fh.close()
+
+
+def prefetch(batches: Iterator[T], depth: int = 1) -> Iterator[T]:
+    """Run a reader one batch ahead in a thread, so parsing overlaps with normalising.
+
+    Polars and hashlib release the GIL, so on two cores the reader's parse of batch n+1
+    runs while batch n is normalised and written. Exceptions reach the consumer.
+    """
+    box: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for item in batches:
+                while not stop.is_set():
+                    try:
+                        box.put(("item", item), timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            box.put(("done", None))
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer
+            box.put(("error", exc))
+
+    worker = threading.Thread(target=produce, daemon=True)
+    worker.start()
+    try:
+        while True:
+            kind, value = box.get()
+            if kind == "done":
+                return
+            if kind == "error":
+                raise value
+            yield value
+    finally:
+        stop.set()
+        while worker.is_alive():
+            with contextlib.suppress(queue.Empty):
+                box.get(timeout=0.05)
+        worker.join()
 
 
 def _cut(raw: str) -> str:
@@ -373,7 +420,7 @@ def _ingest_one(
         sources: dict[str, list[str]] = {}
         naive = False
         try:
-            for batch in reader.read(body, reader_opts):
+            for batch in prefetch(reader.read(body, reader_opts)):
                 report.rows_read += batch.frame.height + len(batch.rejects)
                 quarantine.add_rejects(batch.rejects)
                 if batch.frame.height == 0:
