@@ -9,7 +9,8 @@ flags but the truth file does not list count as false positives ("flagged_not_in
 Ring level: for each true ring, the found ring with the highest Jaccard index
 |T ∩ F| / |T ∪ F| (ties: the smaller ring id) and ``split_into``, the number of distinct
 found rings holding at least one of its members; a found ring *merges* true rings when it
-holds members of two or more distinct true rings.
+holds members of two or more distinct true rings; a found ring is *false* when it holds no
+ring account at all (a benign group reported as a ring).
 
 Adjusted Rand index (Hubert & Arabie): computed over the *ring-relevant accounts*, the
 union of the truth's ring accounts and the flagged accounts. In the truth partition each ring
@@ -202,6 +203,19 @@ def evaluate(store_path: str | Path, truth_path: str | Path) -> dict[str, Any]:
         .sort("found_ring")
     )
 
+    # Found rings holding no ring account at all: whole benign groups reported as rings.
+    false_rings = (
+        joined.filter(pl.col("flagged"))
+        .group_by("found_ring")
+        .agg(
+            size=pl.len(),
+            ring_accounts=pl.col("positive").sum(),
+            kinds=pl.col("kind").value_counts(sort=True),
+        )
+        .filter(pl.col("ring_accounts") == 0)
+        .sort("found_ring")
+    )
+
     labels = joined.filter(pl.col("positive") | pl.col("flagged")).select(
         truth=pl.coalesce(pl.col("ring_id"), pl.lit("\x00") + pl.col("account_id")),
         found=pl.coalesce(pl.col("found_ring"), pl.lit("\x00") + pl.col("account_id")),
@@ -243,6 +257,14 @@ def evaluate(store_path: str | Path, truth_path: str | Path) -> dict[str, Any]:
                 "true_rings": dict(zip(r["true_rings"], map(int, r["shared"]), strict=True)),
             }
             for r in merged.iter_rows(named=True)
+        ],
+        "false_rings": [
+            {
+                "found_ring": r["found_ring"],
+                "size": int(r["size"]),
+                "kinds": {k["kind"]: int(k["count"]) for k in r["kinds"]},
+            }
+            for r in false_rings.iter_rows(named=True)
         ],
         "adjusted_rand_index": adjusted_rand_index(labels),
         "ari_accounts": labels.height,
@@ -313,6 +335,15 @@ def render(result: dict[str, Any]) -> None:
             str(r["split_into"]),
         )
     stdout.print(rings)
+
+    if result["false_rings"]:
+        false = Table(title="Found rings with no ring account (benign groups reported as rings)")
+        for col in ("found ring", "size", "kinds (accounts)"):
+            false.add_column(col)
+        for f in result["false_rings"]:
+            parts = ", ".join(f"{k} ({v})" for k, v in f["kinds"].items())
+            false.add_row(Text(f["found_ring"]), str(f["size"]), Text(parts))
+        stdout.print(false)
 
     if result["merged_rings"]:
         merged = Table(title="Found rings that merge distinct true rings")

@@ -70,6 +70,7 @@ def test_perfect_detection_scores_one_everywhere(store_with_rings, truth_csv):
     }
     assert res["merged_rings"] == []
     assert all(k["rate"] == 0.0 for k in res["false_positive_rate_by_kind"].values())
+    assert res["false_rings"] == []
 
 
 def test_all_wrong_flags_only_benign_accounts(store_with_rings, truth_csv):
@@ -84,6 +85,10 @@ def test_all_wrong_flags_only_benign_accounts(store_with_rings, truth_csv):
     assert fpr["shared_nat"] == {"accounts": 2, "flagged": 1, "rate": 0.5}
     assert fpr["enterprise"] == {"accounts": 2, "flagged": 2, "rate": 1.0}
     assert all(r["best_found_ring"] is None and r["jaccard"] == 0.0 for r in res["rings"])
+    assert res["false_rings"] == [
+        {"found_ring": "R1", "size": 3, "kinds": {"benign": 2, "shared_nat": 1}},
+        {"found_ring": "R2", "size": 2, "kinds": {"enterprise": 2}},
+    ]
     # 11 accounts; truth blocks {a1..a4},{b1,b2}: A=6+1=7; found {n1,n2,n3},{e1,e2}: B=3+1=4;
     # no shared pairs: ARI = (0 - 28/55) / (5.5 - 28/55).
     expected = (0 - 7 * 4 / 55) / (5.5 - 7 * 4 / 55)

@@ -70,6 +70,8 @@ def day_events(
     # ---------------------------------------------------------------- timing
     # Sessions for everyone (rings use them only for sticky exits).
     n_sess = np.where(counts > 0, 1 + np.minimum(rng.poisson(counts / 6.0), 8), 0)
+    ring_sess = 1 + rng.poisson(np.maximum(pop.exits_per_day - 1.0, 0.0))
+    n_sess = np.where(is_ring & (counts > 0), np.minimum(ring_sess, np.maximum(counts, 1)), n_sess)
     sess_first = np.r_[0, np.cumsum(n_sess)[:-1]]
     sess_acc = np.repeat(np.arange(pop.n), n_sess)
     n_s = len(sess_acc)

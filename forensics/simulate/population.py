@@ -147,6 +147,7 @@ class Population:
     center: np.ndarray  # ring accounts: position of their daily bump in the ring window
     spread: np.ndarray
     pacing_flat: np.ndarray
+    exits_per_day: np.ndarray  # ring accounts: mean sticky proxy sessions (exits) a day
     # Tables.
     templates: list[str]
     template_cat: np.ndarray  # output-token class per template
@@ -192,7 +193,6 @@ def build(sc: Scenario, rng: np.random.Generator, start_ts: float) -> Population
         group[kind == k] = np.repeat(np.arange(len(groups)), groups)
     is_ring = kind == RING
     ring_idx = np.flatnonzero(is_ring)
-    spec_of = [sc.rings[r] for r in ring[ring_idx]]
 
     def ring_param(name: str) -> np.ndarray:
         return np.array([getattr(s, name) for s in sc.rings], dtype=float)[ring[ring_idx]]
@@ -459,7 +459,9 @@ def build(sc: Scenario, rng: np.random.Generator, start_ts: float) -> Population
     center = rng.uniform(0.1, 0.9, n)
     spread = rng.uniform(0.08, 0.25, n)
     pacing_flat = np.zeros(n, dtype=bool)
-    pacing_flat[ring_idx] = np.array([s.pacing == "flat" for s in spec_of], dtype=bool)
+    pacing_flat[ring_idx] = np.array([s.pacing == "flat" for s in sc.rings])[ring[ring_idx]]
+    exits_per_day = np.zeros(n)
+    exits_per_day[ring_idx] = ring_param("sticky_exits")
 
     # Scheduler windows per ring and day.
     n_rings = len(sc.rings)
@@ -492,7 +494,7 @@ def build(sc: Scenario, rng: np.random.Generator, start_ts: float) -> Population
         special_skew=special_skew, cot_open=cot_open, cot_close=cot_close, main_model=main_model, second_model=second_model,
         second_share=second_share, adopt_hour=adopt_hour, adopt_share=adopt_share,
         embed_share=embed_share, p429=p429, center=center, spread=spread,
-        pacing_flat=pacing_flat, templates=templates, template_cat=np.array(template_cat),
+        pacing_flat=pacing_flat, exits_per_day=exits_per_day, templates=templates, template_cat=np.array(template_cat),
         ua_strings=ua_strings, ua_anthropic=ua_anthropic, carriers=carriers,
         ring_pool_off=np.array(offs, dtype=np.int64), ring_pool_len=np.array(lens, dtype=np.int64),
         ring_pool=ring_pool, vpn_pool=vpn_pool, win_start=win_start, win_len=win_len,

@@ -26,7 +26,7 @@ class RingSpec:
     shared_exit_share: float = (
         0.15  # share of residential exits drawn from the global proxy network
     )
-    sticky_exits: int = 3  # exits an account uses on one day (sticky proxy sessions)
+    sticky_exits: float = 5.0  # mean exits an account uses a day (time-contiguous sticky sessions)
     ua_mimicry: float = 1.0  # share of accounts with a benign-distributed SDK user agent
     # Timing.
     pacing: str = "human"  # "flat" (uniform in the window) or "human" (per-account daily bump)
