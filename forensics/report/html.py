@@ -48,6 +48,8 @@ svg { max-width: 100%; height: auto; }
 @media print {
   body { margin: 0; max-width: none; font-size: 10pt; }
   section.ring { break-before: page; }
+  details::details-content { content-visibility: visible; display: block; }
+  details > summary { list-style: none; }
   figure, table, svg { break-inside: avoid; }
   a { color: inherit; text-decoration: none; }
   @page { margin: 14mm; }

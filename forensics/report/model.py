@@ -662,21 +662,21 @@ def _input_record(rec: dict[str, Any]) -> dict[str, Any]:
 def redact_report(report: Report, redactor: rd.Redactor) -> None:
     """Pseudonymise every identifier of the report in place (see forensics.report.redact)."""
     r = redactor
+    kinds = {
+        "ips": rd.IP,
+        "subnets": rd.SUBNET,
+        "email_domains": rd.DOMAIN,
+        "payment_fingerprints": rd.FINGERPRINT,
+        "org_ids": rd.ORG,
+        "api_keys": rd.API_KEY,
+        "accounts": rd.ACCOUNT,
+    }
     for ring in report.rings:
         for m in ring.members:
             m.account_id = r.value(rd.ACCOUNT, m.account_id) or m.account_id
             m.email_domain = r.value(rd.DOMAIN, m.email_domain)
         shared = ring.evidence.get("shared")
         if isinstance(shared, dict):
-            kinds = {
-                "ips": rd.IP,
-                "subnets": rd.SUBNET,
-                "email_domains": rd.DOMAIN,
-                "payment_fingerprints": rd.FINGERPRINT,
-                "org_ids": rd.ORG,
-                "api_keys": rd.API_KEY,
-                "accounts": rd.ACCOUNT,
-            }
             for key, items in shared.items():
                 if not isinstance(items, list):
                     continue
@@ -695,19 +695,23 @@ def redact_report(report: Report, redactor: rd.Redactor) -> None:
             (r.value(rd.ACCOUNT, a) or a, r.value(rd.ACCOUNT, b) or b, s, v)
             for a, b, s, v in ring.edges
         ]
-    # Free text last, once every identifier is known to the redactor.
+    # Free text last, once every identifier is known to the redactor: every other string.
+    typed_shared = set(kinds)
+    typed_example = {"account_id", "api_key_id", "src_ip", "ts"}
     for ring in report.rings:
         ring.headline = r.text(ring.headline) or ""
         for f in ring.findings:
-            if isinstance(f.get("text"), str):
-                f["text"] = r.text(f["text"])
+            for key, value in f.items():
+                if key != "kind" and isinstance(value, str):
+                    f[key] = r.text(value)
         shared = ring.evidence.get("shared")
         for key, items in shared.items() if isinstance(shared, dict) else []:
-            if key in ("prompt_templates", "user_agents", "models") and isinstance(items, list):
-                for item in items:
-                    if isinstance(item, dict) and isinstance(item.get("value"), str):
-                        item["value"] = r.text(item["value"])
+            if key in typed_shared or not isinstance(items, list):
+                continue
+            for item in items:
+                if isinstance(item, dict) and isinstance(item.get("value"), str):
+                    item["value"] = r.text(item["value"])
         for ex in ring.evidence.get("examples", []):
-            for key in ("prompt", "user_agent", "endpoint"):
-                if isinstance(ex.get(key), str):
-                    ex[key] = r.text(ex[key])
+            for key, value in ex.items():
+                if key not in typed_example and isinstance(value, str):
+                    ex[key] = r.text(value)

@@ -4,7 +4,7 @@ Every label that may come from the logs (account ids in node tooltips, ring ids,
 labels) goes through ``escape.html_text``; coordinates are numbers the code computed.
 The similarity graph is laid out with a few iterations of Fruchterman-Reingold in NumPy:
 each pair of nodes repels with force k^2/d and each edge attracts with force w*d^2/k
-(k = sqrt(area/n)), starting from a circle in a fixed order nudged by a fixed-seed jitter,
+(k = sqrt(area/n)), a weak pull towards the centre holds unlinked nodes in, starting from a circle in a fixed order nudged by a fixed-seed jitter,
 so the drawing is deterministic for a given ring.
 """
 
@@ -38,6 +38,7 @@ VIEW_COLORS = {
     "combined": "#555555",
 }
 LAYOUT_ITERATIONS = 60
+GRAVITY = 2.0
 
 _FONT = 'font-family="system-ui, sans-serif" font-size="11"'
 
@@ -211,6 +212,8 @@ def force_layout(
         coef = k * k / d2 - adjacency * dist / k
         np.fill_diagonal(coef, 0.0)
         displacement = pos * coef.sum(axis=1)[:, None] - coef @ pos
+        # gravity towards the centre keeps nodes without drawn edges from flying off
+        displacement -= GRAVITY * (pos - 0.5)
         length = np.maximum(np.linalg.norm(displacement, axis=1), 1e-9)
         cooled = temperature * (1 - step / iterations)
         pos += displacement / length[:, None] * np.minimum(length, cooled)[:, None]
