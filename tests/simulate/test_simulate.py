@@ -220,3 +220,18 @@ def test_simulated_events_ingest_without_rejects(smoke, tmp_path):
     manifest = json.loads((store / "manifest.json").read_text())
     assert sum(rec.get("rows_ingested", 0) for rec in manifest["inputs"]) == summary["events"]
     assert sum(rec.get("rows_quarantined", 0) for rec in manifest["inputs"]) == 0
+
+
+@pytest.mark.parametrize(
+    ("fmt", "extra"), [("csv", []), ("combined", ["--extra-fields", "account_id,request_id"])]
+)
+def test_csv_and_combined_output_ingest_every_row(tmp_path, fmt, extra):
+    summary = simulate("smoke", tmp_path / "sim", seed=2, scale=0.2, fmt=fmt, progress=False)
+    store = tmp_path / "store"
+    result = CliRunner().invoke(
+        app, ["ingest", str(tmp_path / "sim" / "events"), "--store", str(store), *extra]
+    )
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((store / "manifest.json").read_text())
+    assert sum(rec.get("rows_ingested", 0) for rec in manifest["inputs"]) == summary["events"]
+    assert sum(rec.get("rows_quarantined", 0) for rec in manifest["inputs"]) == 0
