@@ -45,8 +45,7 @@ def _slim_events(events: pl.LazyFrame) -> pl.LazyFrame:
     if missing:
         events = events.with_columns(missing)
     prompt = pl.col("prompt")
-    skeleton = prompt_skeleton(prompt)
-    return events.filter(pl.col("account_id").is_not_null() & pl.col("ts").is_not_null()).select(
+    slim = events.filter(pl.col("account_id").is_not_null() & pl.col("ts").is_not_null()).select(
         "account_id",
         pl.col("ts").cast(EVENT_SCHEMA["ts"]),
         "src_ip",
@@ -56,10 +55,14 @@ def _slim_events(events: pl.LazyFrame) -> pl.LazyFrame:
         pl.col("input_tokens").cast(pl.Int64),
         pl.col("output_tokens").cast(pl.Int64),
         prompt.str.len_chars().alias("prompt_chars"),
-        pl.when(skeleton.is_not_null()).then(skeleton.hash(seed=0x5EED)).alias("template"),
-        skeleton_words(skeleton).alias("template_words"),
+        prompt_skeleton(prompt).alias("_skeleton"),
         asks_for_reasoning(prompt).alias("reasoning"),
     )
+    skeleton = pl.col("_skeleton")
+    return slim.with_columns(
+        pl.when(skeleton.is_not_null()).then(skeleton.hash(seed=0x5EED)).alias("template"),
+        skeleton_words(skeleton).alias("template_words"),
+    ).drop("_skeleton")
 
 
 def _safe_div(num: pl.Expr, den: pl.Expr) -> pl.Expr:
@@ -93,10 +96,9 @@ def _volume_timing(ev: pl.LazyFrame) -> pl.LazyFrame:
         gaps.median().alias("gap_median_s"),
         gaps.mean().alias("_gap_mean"),
         gaps.std().alias("_gap_std"),
-        # share of consecutive requests (in time order) whose IP differs from the previous
-        (pl.col("src_ip").sort_by("ts") != pl.col("src_ip").sort_by("ts").shift(1))
-        .mean()
-        .alias("ip_switch_share"),
+        # IP switches: runs of one IP in time order, minus one
+        pl.col("src_ip").sort_by("ts").drop_nulls().rle_id().max().alias("_ip_switches"),
+        pl.col("src_ip").count().alias("_ip_requests"),
     )
     mu, sigma = pl.col("_gap_mean"), pl.col("_gap_std")
     return timing.with_columns(
@@ -107,7 +109,9 @@ def _volume_timing(ev: pl.LazyFrame) -> pl.LazyFrame:
         (pl.col("requests") / pl.col("active_hours")).alias("requests_per_active_hour"),
         _safe_div(sigma, mu).alias("gap_cv"),
         _safe_div(sigma - mu, sigma + mu).alias("burstiness"),
-    ).drop("_gap_mean", "_gap_std")
+        # share of consecutive request pairs (with IPs) whose IP differs from the previous
+        _safe_div(pl.col("_ip_switches"), pl.col("_ip_requests") - 1).alias("ip_switch_share"),
+    ).drop("_gap_mean", "_gap_std", "_ip_switches", "_ip_requests")
 
 
 def _hour_entropy(ev: pl.LazyFrame) -> pl.LazyFrame:
@@ -123,8 +127,14 @@ def _hour_entropy(ev: pl.LazyFrame) -> pl.LazyFrame:
 def _ip_prefixes(ev: pl.LazyFrame) -> pl.LazyFrame:
     """(src_ip, subnet24, subnet16) for every distinct IP (prefixes computed once per IP)."""
     ips = ev.select("src_ip").filter(pl.col("src_ip").is_not_null()).unique()
-    return ips.with_columns(
-        subnet24(pl.col("src_ip")).alias("subnet24"), subnet16(pl.col("src_ip")).alias("subnet16")
+    prefixes = [
+        subnet24(pl.col("src_ip")).alias("subnet24"),
+        subnet16(pl.col("src_ip")).alias("subnet16"),
+    ]
+    # IPv6 expansion is costly and IPv6 is rare: compute each family on its own rows only.
+    is_v6 = pl.col("src_ip").str.contains(":", literal=True)
+    return pl.concat(
+        [ips.filter(~is_v6).with_columns(prefixes), ips.filter(is_v6).with_columns(prefixes)]
     )
 
 
@@ -153,7 +163,7 @@ def _network(ev: pl.LazyFrame, account_ips: pl.LazyFrame) -> pl.LazyFrame:
     )
 
 
-def _models(ev: pl.LazyFrame, params: FeatureParams) -> tuple[pl.LazyFrame, pl.LazyFrame]:
+def _model_mix(ev: pl.LazyFrame, params: FeatureParams) -> pl.LazyFrame:
     """Model mix, and the day each account first used the newest model.
 
     The newest model is the one whose first request in the store is latest, among models
@@ -177,7 +187,7 @@ def _models(ev: pl.LazyFrame, params: FeatureParams) -> tuple[pl.LazyFrame, pl.L
     marked = per_pair.join(newest, on="model", how="left").with_columns(
         pl.col("is_newest").fill_null(False)
     )
-    mix = marked.group_by("account_id").agg(
+    return marked.group_by("account_id").agg(
         pl.len().alias("distinct_models"),
         (pl.col("n").max() / pl.col("n").sum()).alias("top_model_share"),
         (pl.col("n").filter(pl.col("is_newest")).sum() / pl.col("n").sum()).alias(
@@ -189,7 +199,6 @@ def _models(ev: pl.LazyFrame, params: FeatureParams) -> tuple[pl.LazyFrame, pl.L
         .dt.date()
         .alias("newest_model_first_day"),
     )
-    return mix, _model_switch(mix, params)
 
 
 def _model_switch(mix: pl.LazyFrame, params: FeatureParams) -> pl.LazyFrame:
@@ -350,16 +359,14 @@ def _synchrony(ev: pl.LazyFrame, prefixes: pl.LazyFrame, params: FeatureParams) 
         .select("account_id", "bucket", "subnet24")
         .unique()
     )
-    occupancy = cells.group_by("bucket", "subnet24").agg(pl.len().alias("c"))
-    per_bucket = cells.group_by("bucket").agg(pl.len().alias("A"))
-    per_subnet = cells.group_by("subnet24").agg(pl.len().alias("S"))
-    total = cells.select(pl.len().alias("T"))
     expected = (pl.col("A") - 1).cast(pl.Float64) * (pl.col("S") - 1).cast(pl.Float64) / pl.col("T")
     return (
-        cells.join(occupancy, on=["bucket", "subnet24"])
-        .join(per_bucket, on="bucket")
-        .join(per_subnet, on="subnet24")
-        .join(total, how="cross")
+        cells.with_columns(
+            pl.len().over("bucket", "subnet24").alias("c"),
+            pl.len().over("bucket").alias("A"),
+            pl.len().over("subnet24").alias("S"),
+            pl.len().alias("T"),
+        )
         .group_by("account_id")
         .agg(
             pl.len().alias("sync_cells"),
@@ -441,15 +448,19 @@ def compute_account_features(
     have records but no events get no row, though they count in the sharing features.
     """
     params = params or FeatureParams()
+    # Materialise the slim events and the small shared tables once: every part reads them.
     ev = _slim_events(events).collect(engine="streaming").lazy()
-    prefixes = _ip_prefixes(ev)
+    prefixes = _ip_prefixes(ev).collect().lazy()
     account_ips = (
         ev.filter(pl.col("src_ip").is_not_null())
         .select("account_id", "src_ip")
         .unique()
         .join(prefixes, on="src_ip", how="left")
+        .collect()
+        .lazy()
     )
-    mix, switch = _models(ev, params)
+    mix = _model_mix(ev, params).collect().lazy()
+    switch = _model_switch(mix, params)
     parts = [
         _hour_entropy(ev),
         _network(ev, account_ips),

@@ -26,12 +26,13 @@ def _expand_v6(ip: pl.Expr) -> pl.Expr:
 
 def ip_prefix(ip: pl.Expr, v4_octets: int, v6_groups: int) -> pl.Expr:
     """The network prefix of ``ip``: ``a.b.c.0/24`` for v4_octets=3, ``g:g:g:g::/64`` for v6_groups=4."""
-    v4_bits, v6_bits = 8 * v4_octets, 16 * v6_groups
-    octets = [ip.str.extract(_V4, i + 1) for i in range(v4_octets)]
-    v4 = pl.concat_str([*octets, *([pl.lit("0")] * (4 - v4_octets))], separator=".") + pl.lit(
-        f"/{v4_bits}"
+    host_octets = 4 - v4_octets
+    v4 = ip.str.replace(
+        r"(\.\d{1,3}){" + str(host_octets) + "}$", ".0" * host_octets + f"/{8 * v4_octets}"
     )
-    v6 = _expand_v6(ip).str.split(":").list.head(v6_groups).list.join(":") + pl.lit(f"::/{v6_bits}")
+    v6 = _expand_v6(ip).str.split(":").list.head(v6_groups).list.join(":") + pl.lit(
+        f"::/{16 * v6_groups}"
+    )
     return (
         pl.when(ip.str.contains(_V4))
         .then(v4)

@@ -1,20 +1,37 @@
 """Prompt text as features: template skeletons and reasoning requests.
 
-A *skeleton* is what is left of a prompt when its variable parts are replaced by
-placeholders: quoted text, URLs, e-mail addresses, numbers and long tokens (ids, hashes,
-base64) become ``<q>``, ``<url>``, ``<email>``, ``<n>``, ``<w>``; punctuation and case are
-dropped; only the first few words are kept, because a template's fixed boilerplate sits at
-its start while the payload varies. Two prompts filled from one template share a skeleton.
-Prompt text is attacker-controlled; these are pure string expressions (no eval, no markup).
+A *skeleton* is what is left of a prompt when its variable parts are replaced by ``<*>``:
+quoted text, URLs, e-mail addresses, numbers and long tokens (ids, hashes, base64);
+punctuation, runs of white space and case are dropped, and only the start is kept (the
+first ``SKELETON_MAX_CHARS`` characters of the skeleton, a placeholder counting as one), because a template's fixed
+boilerplate sits at its start while the payload varies. Two prompts filled from one
+template share a skeleton. The prompt is cut before the regexes run, so the cost does not
+grow with prompt length. Prompt text is attacker-controlled; these are pure string
+expressions (no eval, no markup).
 """
 
 from __future__ import annotations
 
 import polars as pl
 
-# How much of a prompt the skeleton looks at, and how many words it keeps.
-SKELETON_MAX_CHARS = 256
-SKELETON_MAX_WORDS = 12
+# How much of a prompt the skeleton reads, and how much of the skeleton it keeps.
+PROMPT_READ_CHARS = 256
+SKELETON_MAX_CHARS = 96
+# Where the reasoning phrases are looked for: a prompt's head and tail (instructions sit
+# there; a long pasted document in the middle is not read).
+REASONING_HEAD_CHARS = 600
+REASONING_TAIL_CHARS = 300
+
+PLACEHOLDER = "<*>"
+_VARIABLE = (
+    r"https?://\S+|www\.\S+|[\w.+-]+@[\w-]+\.[\w.-]+"  # URLs, e-mail addresses
+    r"|\"[^\"]*\"|“[^”]*”|«[^»]*»|`[^`]*`"  # quoted text
+    r"|\S{20,}"  # long tokens: ids, hashes, base64
+    r"|[-+]?\d+(?:[.,:/]\d+)*"  # numbers, dates, times
+)
+# a run of punctuation and spaces, or of white space: one space.
+# Only these few spots match, so the pass is cheap on ordinary prose.
+_SEPARATORS = r"\s*[^\w\s\x00][^\w\x00]*|\s{2,}|[\t\n\r\f\v]"
 
 # Phrases that ask the model to expose its reasoning (what a distiller harvests most).
 REASONING_PATTERN = (
@@ -26,25 +43,24 @@ REASONING_PATTERN = (
 
 
 def prompt_skeleton(
-    prompt: pl.Expr, max_chars: int = SKELETON_MAX_CHARS, max_words: int = SKELETON_MAX_WORDS
+    prompt: pl.Expr, read_chars: int = PROMPT_READ_CHARS, max_chars: int = SKELETON_MAX_CHARS
 ) -> pl.Expr:
-    """The prompt's template skeleton (null for a null or empty prompt)."""
-    s = prompt.str.slice(0, max_chars).str.to_lowercase()
-    s = s.str.replace_all(r"https?://\S+|www\.\S+", " <url> ")
-    s = s.str.replace_all(r"[\w.+-]+@[\w-]+\.[\w.-]+", " <email> ")
-    s = s.str.replace_all(r"\"[^\"]*\"|“[^”]*”|«[^»]*»|`[^`]*`", " <q> ")
-    s = s.str.replace_all(r"\S{20,}", " <w> ")
-    s = s.str.replace_all(r"[-+]?\d+(?:[.,:/]\d+)*", " <n> ")
-    s = s.str.replace_all(r"[^\w<>]+|<(?:[^a-z]|$)|(?:^|[^a-z])>", " ")
-    s = s.str.extract(rf"(\S+(?:\s+\S+){{0,{max_words - 1}}})", 1)
+    """The prompt's template skeleton (null for a null or blank prompt)."""
+    s = prompt.str.slice(0, read_chars).str.to_lowercase()
+    s = s.str.replace_all(_VARIABLE, " \x00 ")  # NUL: a marker punctuation cannot eat
+    s = s.str.replace_all(_SEPARATORS, " ").str.strip_chars(" ")
+    s = s.str.slice(0, max_chars).str.strip_chars_end(" ")  # a placeholder counts as one
+    s = s.str.replace_all("\x00", PLACEHOLDER, literal=True)
     return pl.when(s.str.len_bytes() > 0).then(s)
 
 
 def skeleton_words(skeleton: pl.Expr) -> pl.Expr:
     """How many words (placeholders included) a skeleton has."""
-    return skeleton.str.count_matches(r"\S+")
+    return skeleton.str.count_matches(" ", literal=True) + 1
 
 
 def asks_for_reasoning(prompt: pl.Expr) -> pl.Expr:
-    """True when the prompt asks for step-by-step reasoning (null for a null prompt)."""
-    return prompt.str.contains(REASONING_PATTERN)
+    """True when the prompt's head or tail asks for step-by-step reasoning (null if no prompt)."""
+    head = prompt.str.head(REASONING_HEAD_CHARS)
+    tail = prompt.str.slice(REASONING_HEAD_CHARS).str.tail(REASONING_TAIL_CHARS)  # "" if short
+    return head.str.contains(REASONING_PATTERN) | tail.str.contains(REASONING_PATTERN)

@@ -3,6 +3,7 @@
 import polars as pl
 
 from forensics.features import asks_for_reasoning, prompt_skeleton, subnet16, subnet24
+from forensics.features.text import SKELETON_MAX_CHARS
 
 
 def apply(expr_fn, values):
@@ -22,13 +23,19 @@ def test_prompts_filled_from_one_template_share_a_skeleton():
             "Write a poem about the sea",
         ],
     )
-    assert a == b == "solve step by step <n> <n> quote <q> see <url>"
+    assert a == b == "solve step by step <*> <*> quote <*> see <*>"
     assert c == "write a poem about the sea"
 
 
-def test_skeleton_replaces_long_tokens_and_keeps_only_the_first_words():
-    (s,) = apply(prompt_skeleton, ["key " + "a1B2" * 8 + " " + " ".join(["w"] * 30)])
-    assert s.split()[:2] == ["key", "<w>"] and len(s.split()) == 12
+def test_skeleton_replaces_long_tokens_and_keeps_only_the_start():
+    (s,) = apply(prompt_skeleton, ["key " + "a1B2" * 8 + " " + " ".join(["word"] * 100)])
+    assert s.startswith("key <*> word word") and s.endswith("word")
+    assert len(s.replace("<*>", "*")) <= SKELETON_MAX_CHARS
+
+
+def test_skeleton_keeps_non_latin_words():
+    (s,) = apply(prompt_skeleton, ["你好，世界！ 请解释"])
+    assert s == "你好 世界 请解释"
 
 
 def test_empty_or_missing_prompt_has_no_skeleton():
@@ -38,9 +45,16 @@ def test_empty_or_missing_prompt_has_no_skeleton():
 def test_reasoning_requests_are_recognised():
     flags = apply(
         asks_for_reasoning,
-        ["Explain step-by-step", "Show your work please", "Let's think", "What time is it?", None],
+        [
+            "Explain step-by-step",
+            "Show your work please",
+            "Let's think",
+            "What time is it?",
+            "x" * 5000 + " show your reasoning",  # in a long prompt's tail
+            None,
+        ],
     )
-    assert flags == [True, True, True, False, None]
+    assert flags == [True, True, True, False, True, None]
 
 
 def test_subnets_of_ipv4_and_expanded_ipv6_and_garbage():

@@ -1,0 +1,123 @@
+"""Time `compute_account_features` on a generated canonical frame (no simulator needed).
+
+    POLARS_MAX_THREADS=2 .venv/bin/python benchmarks/features_speed.py --events 3000000 --accounts 25000
+
+Prints the feature time next to a baseline measured in the same run on the same frame: the
+floor of any per-account pass, one lazy group_by(account_id).len() plus n_unique(src_ip).
+Events are random but shaped like the store: templated prompts with numbers, IPs from
+/24 pools, a handful of models and user agents, six weeks of timestamps.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import time
+
+os.environ.setdefault("POLARS_MAX_THREADS", "2")
+
+import numpy as np  # noqa: E402
+import polars as pl  # noqa: E402
+
+from forensics.features import compute_account_features  # noqa: E402
+from forensics.schema import ACCOUNT_SCHEMA, EVENT_SCHEMA  # noqa: E402
+
+TEMPLATES = [
+    "Solve step by step: {n} + {m} = ? Show your reasoning.",
+    "Translate the sentence number {n} into French, please.",
+    "Write a Python function that returns the {n}th prime after {m}.",
+    "Summarise the following report id {n} in three bullet points.",
+    "what is the capital of country {n}",
+    "Explain like I'm five why {n} is bigger than {m}",
+]
+
+
+def generate(n_events: int, n_accounts: int, seed: int) -> tuple[pl.DataFrame, pl.DataFrame]:
+    rng = np.random.default_rng(seed)
+    start = np.datetime64("2024-05-01T00:00:00", "us").astype(np.int64)
+    six_weeks_us = 42 * 86400 * 1_000_000
+    account = rng.zipf(1.3, n_events) % n_accounts
+    ts = start + rng.integers(0, six_weeks_us, n_events)
+    template = rng.integers(0, len(TEMPLATES), n_events)
+    n, m = rng.integers(0, 10_000, n_events), rng.integers(0, 10_000, n_events)
+    ip24 = (account * 7 + rng.integers(0, 3, n_events)) % 20_000
+    frame = pl.DataFrame(
+        {
+            "ts": pl.Series(ts).cast(pl.Datetime("us")).dt.replace_time_zone("UTC"),
+            "account_id": pl.Series(account).cast(pl.String).str.zfill(7),
+            "_a": ip24 // 256 + 11,
+            "_b": ip24 % 256,
+            "_d": rng.integers(1, 255, n_events),
+            "_t": template,
+            "_n": n,
+            "_m": m,
+            "status": rng.choice([200, 200, 200, 200, 200, 200, 200, 429, 500], n_events),
+            "model": rng.choice(["model-a", "model-b", "model-c"], n_events),
+            "user_agent": rng.choice(["openai-python/1.40.0", "curl/8.0", "Mozilla/5.0"], n_events),
+            "input_tokens": rng.integers(5, 2000, n_events),
+            "output_tokens": rng.integers(5, 4000, n_events),
+        }
+    )
+    frame = frame.with_columns(
+        pl.format("{}.{}.7.{}", "_a", "_b", "_d").alias("src_ip"),
+        pl.col("_t")
+        .replace_strict(list(range(len(TEMPLATES))), TEMPLATES)
+        .str.replace("{n}", pl.col("_n").cast(pl.String), literal=True)
+        .str.replace("{m}", pl.col("_m").cast(pl.String), literal=True)
+        .alias("prompt"),
+    )
+    frame = frame.select(
+        pl.col(c).cast(t) if c in frame.columns else pl.lit(None, dtype=t).alias(c)
+        for c, t in EVENT_SCHEMA.items()
+    )
+    ids = pl.Series(np.arange(n_accounts)).cast(pl.String).str.zfill(7)
+    created = start - rng.integers(0, 365 * 86400 * 1_000_000, n_accounts)
+    accounts = pl.DataFrame(
+        {
+            "account_id": ids,
+            "created_at": pl.Series(created).cast(pl.Datetime("us")).dt.replace_time_zone("UTC"),
+            "email_domain": rng.choice(["gmail.com", "outlook.com", "corp.example"], n_accounts),
+            "payment_fingerprint": pl.Series(rng.integers(0, n_accounts, n_accounts)).cast(
+                pl.String
+            ),
+        }
+    ).select(
+        pl.col(c).cast(t)
+        if c in ("account_id", "created_at", "email_domain", "payment_fingerprint")
+        else pl.lit(None, dtype=t).alias(c)
+        for c, t in ACCOUNT_SCHEMA.items()
+    )
+    return frame, accounts
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=3_000_000)
+    parser.add_argument("--accounts", type=int, default=25_000)
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args()
+
+    t0 = time.perf_counter()
+    events, accounts = generate(args.events, args.accounts, args.seed)
+    print(f"generated {events.height:,} events, {accounts.height:,} accounts "
+          f"in {time.perf_counter() - t0:.1f}s (POLARS_MAX_THREADS={os.environ['POLARS_MAX_THREADS']})")  # fmt: skip
+
+    t0 = time.perf_counter()
+    base = events.lazy().group_by("account_id").agg(pl.len(), pl.col("src_ip").n_unique()).collect()
+    baseline_s = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    table = compute_account_features(events.lazy(), accounts.lazy())
+    features_s = time.perf_counter() - t0
+    assert table.height == base.height
+
+    peak_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
+    print(f"baseline group_by(account).len+n_unique(ip): {baseline_s:6.2f} s")
+    print(f"compute_account_features ({table.width - 1} features): {features_s:6.2f} s "
+          f"({features_s / baseline_s:.1f}x baseline), {table.height:,} accounts")  # fmt: skip
+    print(f"peak RSS of the process (incl. generated data): {peak_gb:.2f} GB")
+
+
+if __name__ == "__main__":
+    main()
