@@ -140,7 +140,7 @@ def infra_tokens(
                 ]
             ).alias("token"),
         )
-        .explode("token")
+        .explode("token", empty_as_null=True)
     )
     frames = [ev]
     if accounts is not None:
@@ -157,7 +157,7 @@ def infra_tokens(
                         ),
                     ]
                 ).alias("token"),
-            ).explode("token")
+            ).explode("token", empty_as_null=True)
         )
     return pl.concat(frames, how="vertical_relaxed").drop_nulls("token")
 

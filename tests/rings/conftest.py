@@ -92,7 +92,7 @@ class Population:
     ) -> list[str]:
         """One operator: a task curriculum, a rotating proxy pool, one scheduler's windows."""
         rng = self.rng
-        curriculum = [_sentence(rng, 10) for _ in range(templates)]
+        curriculum = [_sentence(rng, 12) for _ in range(templates)]
         exits = [f"198.51.{rng.integers(0, 255)}.{rng.integers(1, 255)}" for _ in range(pool)]
         windows = [(int(rng.integers(0, DAYS)), float(rng.uniform(0, 22))) for _ in range(12)]
         ids = []

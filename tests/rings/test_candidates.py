@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 import numpy as np
 
 from forensics.rings.candidates import build_lsh, candidate_pairs

@@ -10,7 +10,7 @@ from forensics.rings.communities import communities
 
 def _ring_edges(rng: np.random.Generator, members: np.ndarray, degree: int) -> list[tuple]:
     edges = []
-    for i, a in enumerate(members):
+    for a in members:
         for b in rng.choice(members, degree, replace=False):
             if a != b:
                 edges.append((min(a, b), max(a, b), float(rng.uniform(1.0, 2.0))))
