@@ -8,14 +8,14 @@ STAMP := $(VENV)/.installed
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet --disable-pip-version-check --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
 # The main job on the embedded sample: ingest, cluster, report.
 demo: $(STAMP)
 	rm -rf demo_store
-	$(BIN)/forensics ingest sample_logs/ --store demo_store --accounts sample_logs/accounts.csv.gz
+	$(BIN)/forensics ingest sample_logs/events --store demo_store --accounts sample_logs/accounts.csv
 	$(BIN)/forensics cluster demo_store
 	$(BIN)/forensics report demo_store
 
