@@ -342,7 +342,8 @@ def _ring_charts(report: Report, ring: Ring) -> str:
         note = f" Only the {GRAPH_NODES} strongest members are drawn." if capped else ""
         charts.append(
             f"<figure>{graph}<figcaption>Accounts (dots) joined by the similarity edges that hold "
-            f"the ring together, coloured by view.{esc(note)}</figcaption></figure>"
+            f"the ring together, coloured by view; accounts with no drawn edge are lined up along "
+            f"the bottom.{esc(note)}</figcaption></figure>"
         )
     distributions = [
         svg.distribution(

@@ -213,7 +213,7 @@ def force_layout(
         np.fill_diagonal(coef, 0.0)
         displacement = pos * coef.sum(axis=1)[:, None] - coef @ pos
         # gravity towards the centre keeps nodes without drawn edges from flying off
-        displacement -= GRAVITY * (pos - 0.5)
+        displacement -= GRAVITY * k * (pos - 0.5)
         length = np.maximum(np.linalg.norm(displacement, axis=1), 1e-9)
         cooled = temperature * (1 - step / iterations)
         pos += displacement / length[:, None] * np.minimum(length, cooled)[:, None]
@@ -246,10 +246,23 @@ def similarity_graph(
     ]
     edge_index = np.array([p for p, _ in pairs], dtype=int).reshape(-1, 2)
     weights = np.array([max(s, 0.0) for _, (s, _v) in pairs], dtype=float)
-    pos = force_layout(len(nodes), edge_index, weights)
+    # Accounts with a drawn edge are laid out; the others are lined up along the bottom
+    # (in the layout they would only be pushed to the edges and squash the picture).
+    linked = np.zeros(len(nodes), dtype=bool)
+    linked[edge_index.ravel()] = True
+    lone = np.flatnonzero(~linked)
     margin = 24
-    px = margin + pos[:, 0] * (width - 2 * margin - 110)
-    py = margin + pos[:, 1] * (height - 2 * margin)
+    strip = 16 if lone.size else 0
+    px = np.zeros(len(nodes))
+    py = np.zeros(len(nodes))
+    if linked.any():
+        renumber = np.cumsum(linked) - 1
+        pos = force_layout(int(linked.sum()), renumber[edge_index], weights)
+        px[linked] = margin + pos[:, 0] * (width - 2 * margin - 110)
+        py[linked] = margin + pos[:, 1] * (height - 2 * margin - strip)
+    if lone.size:
+        px[lone] = margin + np.arange(lone.size) * (width - 2 * margin) / max(lone.size, 1)
+        py[lone] = height - margin / 2
     body = [f'<rect x="0" y="0" width="{width}" height="{height}" fill="#fff" stroke="#ccc"/>']
     for (i, j), (sim, view) in pairs:
         colour = VIEW_COLORS.get(view, "#999")
