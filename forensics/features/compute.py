@@ -35,7 +35,7 @@ class FeatureParams:
     min_template_words: int = 3  # shorter skeletons ("hello", "<n>") are not templates
     newest_model_min_share: float = 0.01  # a model needs this share of requests to be "newest"
     adoption_window_days: int = 15  # centred window of the adoption-curve baseline (median)
-    creation_window_days: int = 7  # centred window of the creation-rate baseline (mean)
+    creation_window_days: int = 29  # centred window of the sign-up-rate baseline (median)
 
 
 def _slim_events(events: pl.LazyFrame) -> pl.LazyFrame:
@@ -379,11 +379,13 @@ def _synchrony(ev: pl.LazyFrame, prefixes: pl.LazyFrame, params: FeatureParams) 
 def _account_records(accounts: pl.LazyFrame, params: FeatureParams) -> pl.LazyFrame:
     """Features from account records: sharing of payment / email domain / org, creation bursts.
 
-    Creation burst: with h the account's creation hour, k_h the accounts created in it and
-    lambda the expected hourly rate (the centred ``creation_window_days`` mean of daily
-    creations / 24), ``creation_burst`` = (k_h - lambda) / sqrt(lambda + 1), a Poisson
-    z-score guarded for quiet periods: near 0 for steady sign-ups, tens for a batch
-    registered by a script in one hour.
+    Creation bursts: the expected daily sign-up rate lambda_d is the centred rolling median
+    of daily creations over ``creation_window_days`` (days without sign-ups count 0; the
+    median ignores the burst it is measuring). With k_d the accounts created on the
+    account's creation day, ``creation_burst`` = (k_d - lambda_d) / sqrt(lambda_d + 1), a
+    Poisson z-score guarded for quiet periods: near 0 for steady sign-ups, tens for a batch
+    registered by a script. ``creation_hour_burst`` is the same on the creation hour,
+    with lambda_h = lambda_d / 24.
     """
     names = accounts.collect_schema().names()
     accounts = accounts.select(
@@ -416,21 +418,30 @@ def _account_records(accounts: pl.LazyFrame, params: FeatureParams) -> pl.LazyFr
     rate = (
         days.join(daily, on="_day", how="left")
         .sort("_day")
-        .with_columns(
-            (
-                pl.col("created_day_accounts")
-                .fill_null(0)
-                .cast(pl.Float64)
-                .rolling_mean(params.creation_window_days, min_samples=1, center=True)
-                / 24.0
-            ).alias("_lambda")
+        .select(
+            "_day",
+            pl.col("created_day_accounts")
+            .fill_null(0)
+            .cast(pl.Float64)
+            .rolling_median(params.creation_window_days, min_samples=1, center=True)
+            .alias("_lambda"),
         )
     )
-    k, lam = pl.col("created_hour_accounts"), pl.col("_lambda")
+
+    def poisson_z(k: pl.Expr, lam: pl.Expr) -> pl.Expr:
+        return (k - lam) / (lam + 1.0).sqrt()
+
+    day_lambda = pl.col("_lambda")
     return (
         shared.join(hourly, on="_hour", how="left")
+        .join(daily, on="_day", how="left")
         .join(rate, on="_day", how="left")
-        .with_columns(((k - lam) / (lam + 1.0).sqrt()).alias("creation_burst"))
+        .with_columns(
+            poisson_z(pl.col("created_day_accounts"), day_lambda).alias("creation_burst"),
+            poisson_z(pl.col("created_hour_accounts"), day_lambda / 24.0).alias(
+                "creation_hour_burst"
+            ),
+        )
         .drop("_hour", "_day", "_lambda")
     )
 

@@ -115,10 +115,11 @@ def test_creation_burst_is_a_poisson_z_of_the_creation_hour(make_store):
     records = account_records(account_id=ids, created_at=[utc(c) for c in created])
     store = make_store([event(a, "2024-05-01T10:00:00Z") for a in ids], accounts=records)
     f = by_account(store)
-    # daily creations 04-01..04-04: [3, 0, 0, 1]; the centred 7-day mean is 1 on both days,
-    # so the expected hourly rate is lambda = 1/24.
-    lam = 1 / 24
+    # daily creations 04-01..04-04: [3, 0, 0, 1]; their centred rolling median is 0.5 on
+    # every day, so the expected daily rate is 0.5 and the hourly one 0.5 / 24.
+    day, hour = 0.5, 0.5 / 24
     assert f["r1"]["created_hour_accounts"] == 3 and f["r1"]["created_day_accounts"] == 3
-    assert f["r1"]["creation_burst"] == pytest.approx((3 - lam) / math.sqrt(lam + 1))
-    assert f["lone"]["creation_burst"] == pytest.approx((1 - lam) / math.sqrt(lam + 1))
+    assert f["r1"]["creation_burst"] == pytest.approx((3 - day) / math.sqrt(day + 1))
+    assert f["r1"]["creation_hour_burst"] == pytest.approx((3 - hour) / math.sqrt(hour + 1))
+    assert f["lone"]["creation_burst"] == pytest.approx((1 - day) / math.sqrt(day + 1))
     assert f["r1"]["account_age_days"] == pytest.approx(30 + (10 * 60 - 185) / 1440)
