@@ -133,8 +133,9 @@ import json, resource, sys, time
 import polars as pl
 t = time.perf_counter()
 pl.scan_ndjson(sys.argv[1]).sink_parquet(sys.argv[2])
-print(json.dumps({"seconds": time.perf_counter() - t,
-                  "maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+ru = resource.getrusage(resource.RUSAGE_SELF)
+print(json.dumps({"seconds": time.perf_counter() - t, "cpu": ru.ru_utime + ru.ru_stime,
+                  "maxrss_mb": ru.ru_maxrss / 1024}))
 """
 
 FORENSICS = """
@@ -143,8 +144,9 @@ from forensics.ingest.pipeline import ingest
 t = time.perf_counter()
 res = ingest([sys.argv[1]], sys.argv[2])
 assert res.rows_ingested > 0, res.errors
+ru = resource.getrusage(resource.RUSAGE_SELF)
 print(json.dumps({"seconds": time.perf_counter() - t, "rows": res.rows_ingested,
-                  "maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+                  "cpu": ru.ru_utime + ru.ru_stime, "maxrss_mb": ru.ru_maxrss / 1024}))
 """
 
 
@@ -194,6 +196,13 @@ def main() -> None:
         f"forensics ingest                   : {o:6.2f} s  {rows / o:>12,.0f} rows/s  {mb / o:7.1f} MB/s"
     )
     print(f"ratio forensics/baseline throughput: {b / o:.2f}  (target >= 0.5)")
+    bc = statistics.median(r["cpu"] for r in base)
+    oc = statistics.median(r["cpu"] for r in ours)
+    print(
+        f"CPU seconds (user+sys, whole process): baseline {bc:.2f}, forensics {oc:.2f}; "
+        f"ratio {bc / oc:.2f}"
+    )
+    print(f"load average during the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     print(
         f"peak RSS at {rows:,} rows: forensics {max(r['maxrss_mb'] for r in ours):,.0f} MB, "
         f"baseline {max(r['maxrss_mb'] for r in base):,.0f} MB"

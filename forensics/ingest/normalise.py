@@ -131,12 +131,17 @@ def _as_string(expr: pl.Expr, dtype: pl.DataType) -> pl.Expr:
 
 def _clean_string(expr: pl.Expr) -> pl.Expr:
     """Empty and ``-`` (the web-log spelling of "none") become null; text is kept as is."""
-    return pl.when(expr.is_in(NULL_STRINGS)).then(None).otherwise(expr)
+    return pl.when(_is_null_string(expr)).then(None).otherwise(expr)
+
+
+def _is_null_string(expr: pl.Expr) -> pl.Expr:
+    # Equality tests (length first) are much cheaper than hashing long prompts for is_in.
+    return (expr == "") | (expr == "-")
 
 
 def _present(expr: pl.Expr, dtype: pl.DataType) -> pl.Expr:
     if dtype == pl.String:
-        return expr.is_not_null() & ~expr.str.strip_chars().is_in(NULL_STRINGS)
+        return expr.is_not_null() & ~_is_null_string(expr.str.strip_chars())
     return expr.is_not_null()
 
 
@@ -251,7 +256,7 @@ def parse_times(raw: pl.Series, tz: str | None) -> tuple[pl.Series, bool]:
             False,
         )
     )
-    present = raw.is_not_null() & ~raw.str.strip_chars().is_in(NULL_STRINGS)
+    present = raw.is_not_null() & ~raw.is_in(NULL_STRINGS) & ~(raw.str.strip_chars() == "")
     result = pl.Series("v", [None] * raw.len(), dtype=UTC_TS)
     naive = False
     for expr, is_naive in stages:
@@ -382,13 +387,7 @@ def normalise_batch(
         ts = parsed[0]
         for more in parsed[1:]:
             ts = ts.fill_null(more)
-        ts_present = pl.any_horizontal(
-            [
-                pl.col(c).is_not_null()
-                & ~pl.col(c).cast(pl.String).str.strip_chars().is_in(NULL_STRINGS)
-                for c in ts_raw
-            ]
-        )
+        ts_present = pl.any_horizontal([_present(pl.col(c), out.schema[c]) for c in ts_raw])
         out = out.with_columns(ts.alias("ts"), ts_present.alias("__ts_present")).drop(ts_raw)
     else:
         out = out.with_columns(
