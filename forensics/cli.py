@@ -108,20 +108,20 @@ def ingest_command(
 ) -> None:
     """Read access logs into the store: map, normalise, validate, de-duplicate, commit."""
     import json as _json
-    from pathlib import Path
 
     from forensics.console import quiet_from_env, stderr, stdout
     from forensics.ingest.formats import format_names
     from forensics.ingest.pipeline import IngestOptions, ingest
     from forensics.ingest.profiles import PROFILES
+    from forensics.ingest.sources import expand_inputs
     from forensics.ingest.summary import byte_progress, summary_lines, summary_table
 
     if list_profiles:
         for p in PROFILES.values():
             stdout.print(f"{p.name:<24} {p.description}", markup=False)
         return
-    if not inputs:
-        raise typer.BadParameter("give at least one INPUT (file, glob or folder)")
+    if not inputs and accounts is None:
+        raise typer.BadParameter("give at least one INPUT (file, glob or folder) or --accounts")
     if store is None:
         raise typer.BadParameter("--store STORE is required")
     if input_format.lower() not in ("auto", *format_names()):
@@ -139,15 +139,10 @@ def ingest_command(
         tz=tz,
         accounts=accounts,
     )
-    total = 0
-    for raw in inputs:
-        p = Path(raw)
-        if p.is_file():
-            total += p.stat().st_size
-        elif p.is_dir():
-            total += sum(f.stat().st_size for f in p.rglob("*") if f.is_file())
+    files, _missing = expand_inputs(list(inputs or []))
+    total = sum(f.stat().st_size for f in files)
     with byte_progress(stderr, total, enabled=not quiet) as progress:
-        result = ingest(inputs, store, options, progress=progress)
+        result = ingest(list(inputs or []), store, options, progress=progress)
     for line in result.errors:
         print(f"forensics: error: {line}".replace("\n", " "), file=sys.stderr)
     if as_json:
