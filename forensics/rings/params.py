@@ -63,6 +63,9 @@ class ClusterParams:
     # Leiden modularity resolution, per connected component. Low values keep one sparse
     # ring whole; two groups joined by a few weak edges still split (docs/detection.md).
     resolution: float = 0.5
+    # A community that is not reported is split again at twice the resolution, this many
+    # times (pipeline._rings_at_resolutions): a small ring inside a loose crowd stands out.
+    refine_depth: int = 2
 
     # --- scoring against the population -----------------------------------------------
     # A view supports a ring when member pairs are this many times as alike as the null

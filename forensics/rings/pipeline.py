@@ -118,7 +118,6 @@ def find_rings(
     edges = view_edges(all_pairs, signatures, nulls)
     graph = combine(edges)
     clock.lap("graph", f"graph: {graph.height} edges from {all_pairs.height} candidate pairs")
-    assignment = communities(graph, n, params.resolution, params.min_ring_size, params.seed)
     org_of = None
     if accounts is not None:
         orgs = (
@@ -131,8 +130,9 @@ def find_rings(
             .to_numpy()
         )
         org_of = orgs
-    distinct = distinct_prompt_shares(events, assignment, index) if "prompt" in used else {}
-    scores, kept = score_communities(assignment, graph, signatures, nulls, org_of, distinct, params)
+    scores, kept = _rings_at_resolutions(
+        graph, n, index, events, signatures, nulls, org_of, "prompt" in used, params
+    )
     clock.lap("score", f"{len(scores)} communities scored")
     reported = sorted((s for s in scores if s.reported), key=lambda s: (-s.score, s.community))
     ring_of = {s.community: f"R{i + 1:03d}" for i, s in enumerate(reported)}
@@ -211,6 +211,72 @@ def find_rings(
         ],
     }
     return ClusterResult(rings=rings, members=members, edges=ring_edges, run=run, scores=scores)
+
+
+def _rings_at_resolutions(
+    graph: pl.DataFrame,
+    n: int,
+    index: pl.DataFrame,
+    events: pl.LazyFrame,
+    signatures: dict[str, np.ndarray],
+    nulls: dict[str, ViewNull],
+    org_of: np.ndarray | None,
+    with_prompts: bool,
+    params: ClusterParams,
+) -> tuple[list[RingScore], pl.DataFrame]:
+    """Communities scored; those not reported are split at a doubled resolution and rescored.
+
+    A small ring can sit inside a larger loose community (ordinary users weakly alike in one
+    view) when the modularity gain of separating it is small next to the component's
+    weight. Partitioning that community on its own, more finely, lets the ring stand out
+    while rings already reported are left whole. Parts carved out this way need two
+    independent views (scoring.score_communities).
+    """
+    scores: list[RingScore] = []
+    kept_parts: list[pl.DataFrame] = []
+    pending = communities(graph, n, params.resolution, params.min_ring_size, params.seed)
+    resolution = params.resolution
+    next_id = 0
+    for depth in range(params.refine_depth + 1):
+        if pending.height == 0:
+            break
+        pending = pending.with_columns(pl.col("community") + next_id)
+        next_id = int(pending["community"].max()) + 1
+        distinct = distinct_prompt_shares(events, pending, index) if with_prompts else {}
+        round_scores, kept = score_communities(
+            pending, graph, signatures, nulls, org_of, distinct, params, depth == 0
+        )
+        done = {s.community for s in round_scores if s.reported}
+        last = depth == params.refine_depth
+        scores += [s for s in round_scores if s.reported or last]
+        kept_parts.append(kept.filter(pl.col("community").is_in(list(done)) | last))
+        resolution *= 2.0
+        unresolved = pending.filter(~pl.col("community").is_in(list(done)))
+        big = (
+            unresolved.group_by("community").len().filter(pl.col("len") >= 2 * params.min_ring_size)
+        )
+        parts = []
+        for (community,) in big.select("community").iter_rows():
+            inside = unresolved.filter(pl.col("community") == community)["account"]
+            sub = graph.filter(
+                pl.col("a").is_in(inside.implode()) & pl.col("b").is_in(inside.implode())
+            )
+            split = communities(sub, n, resolution, params.min_ring_size, params.seed)
+            if split["community"].n_unique() > 1:
+                parts.append(split.with_columns(pl.col("community") + 1_000_000 * len(parts)))
+        pending = (
+            pl.concat(parts).with_columns(pl.col("community").rank("dense").cast(pl.UInt32) - 1)
+            if parts
+            else pending.clear()
+        )
+    kept_all = (
+        pl.concat(kept_parts)
+        if kept_parts
+        else pl.DataFrame(
+            schema={"account": pl.UInt32, "community": pl.UInt32, "affinity": pl.Float64}
+        )
+    )
+    return scores, kept_all
 
 
 def _ring_edges(

@@ -169,8 +169,14 @@ def score_communities(
     org_of: np.ndarray | None,
     distinct_shares: dict[int, float],
     params: ClusterParams,
+    allow_single_view: bool = True,
 ) -> tuple[list[RingScore], pl.DataFrame]:
-    """Scores for every community, and (account, community, affinity) of kept members."""
+    """Scores for every community, and (account, community, affinity) of kept members.
+
+    ``allow_single_view=False`` for communities carved out of a larger one at a finer
+    resolution: picking the most alike subset of a crowd selects for one-view similarity,
+    so such a subset must show two independent views.
+    """
     rng = np.random.default_rng(params.seed)
     affinity = member_affinity(graph, assignment)
     kept = affinity.filter(pl.col("affinity") >= params.min_member_affinity)
@@ -214,7 +220,12 @@ def score_communities(
         elif len(views) >= 2:
             reported = True
             reasons.append("independent views agree: " + ", ".join(views))
-        elif views and views[0] in SINGLE_VIEW_OK and lift[views[0]] >= params.single_view_lift:
+        elif (
+            views
+            and allow_single_view
+            and views[0] in SINGLE_VIEW_OK
+            and lift[views[0]] >= params.single_view_lift
+        ):
             reported = True
             reasons.append(f"{views[0]} alone, very strong")
         else:
