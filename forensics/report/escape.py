@@ -51,8 +51,10 @@ def html_text(text: object) -> str:
     return html.escape(plain(text), quote=True)
 
 
-# Characters with a meaning in CommonMark/GFM (including table pipes), escaped with "\".
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]()#!|~])")
+# Characters with a meaning in CommonMark/GFM mid-line (emphasis, code, links, table pipes,
+# strikethrough; "#" because "- # x" is a heading), escaped with "\". "(", ")" and "!" only
+# act after "]" (links, images), which is escaped, so they are left readable.
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]#|~])")
 
 
 def markdown(text: object) -> str:

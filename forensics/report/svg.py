@@ -174,12 +174,20 @@ def scatter(
         f'<text x="12" y="{top + ph / 2:.1f}" transform="rotate(-90 12 {top + ph / 2:.1f})" '
         f'text-anchor="middle">{esc(y_label)}</text>'
     )
+    # boxes (x0, x1, text baseline) of the dots and of labels already drawn
+    placed = [(x(xv) - 6, x(xv) + 6, y(yv) + 4) for _n, xv, yv in points]
     for i, (name, xv, yv) in enumerate(points):
         colour = PALETTE[i % len(PALETTE)]
+        cx, cy = x(xv), y(yv)
+        # move a label down until it no longer overlaps one already drawn
+        lx, ly, lw = cx + 7, cy + 4, 6.5 * len(name)
+        while any(lx < b1 and a0 < lx + lw and abs(ly - base) < 11 for a0, b1, base in placed):
+            ly += 11
+        placed.append((lx, lx + lw, ly))
         body.append(
-            f'<circle cx="{x(xv):.1f}" cy="{y(yv):.1f}" r="5" fill="{colour}" fill-opacity="0.8">'
+            f'<circle cx="{cx:.1f}" cy="{cy:.1f}" r="5" fill="{colour}" fill-opacity="0.8">'
             f"<title>{esc(name)}</title></circle>"
-            f'<text x="{x(xv) + 7:.1f}" y="{y(yv) + 4:.1f}">{esc(name)}</text>'
+            f'<text x="{lx:.1f}" y="{ly:.1f}" fill="{colour}">{esc(name)}</text>'
         )
     return _svg(width, height, body, label)
 
