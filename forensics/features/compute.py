@@ -38,22 +38,46 @@ class FeatureParams:
     creation_window_days: int = 29  # centred window of the sign-up-rate baseline (median)
 
 
+# ISO-8601 forms accepted for times given as text (naive times are taken as UTC).
+_TIME_FORMATS = (
+    "%Y-%m-%dT%H:%M:%S%.f%#z",
+    "%Y-%m-%d %H:%M:%S%.f%#z",
+    "%Y-%m-%dT%H:%M:%S%.f",
+    "%Y-%m-%d %H:%M:%S%.f",
+    "%Y-%m-%d",
+)
+
+
+def _as_type(name: str, target: pl.DataType, have: pl.DataType | None) -> pl.Expr:
+    """Column ``name`` as ``target`` (values that do not convert become null; absent: nulls)."""
+    if have is None:
+        return pl.lit(None, dtype=target).alias(name)
+    if isinstance(target, pl.Datetime) and have == pl.String:
+        text = pl.col(name)
+        return pl.coalesce(
+            text.str.to_datetime(fmt, time_unit="us", time_zone="UTC", strict=False)
+            for fmt in _TIME_FORMATS
+        ).alias(name)
+    return pl.col(name).cast(target, strict=False)
+
+
 def _slim_events(events: pl.LazyFrame) -> pl.LazyFrame:
     """The columns the features need, with the prompt reduced to length, template, flag."""
-    names = events.collect_schema().names()
-    missing = [pl.lit(None, dtype=t).alias(n) for n, t in EVENT_SCHEMA.items() if n not in names]
-    if missing:
-        events = events.with_columns(missing)
+    used = ("account_id", "ts", "src_ip", "user_agent", "model", "status", "input_tokens")
+    used += ("output_tokens", "prompt")
+    # canonical types (a value that does not fit becomes null), missing columns as nulls
+    schema = events.collect_schema()
+    events = events.select(_as_type(n, EVENT_SCHEMA[n], schema.get(n)) for n in used)
     prompt = pl.col("prompt")
     slim = events.filter(pl.col("account_id").is_not_null() & pl.col("ts").is_not_null()).select(
         "account_id",
-        pl.col("ts").cast(EVENT_SCHEMA["ts"]),
+        "ts",
         "src_ip",
         "user_agent",
         "model",
-        pl.col("status").cast(pl.Int16),
-        pl.col("input_tokens").cast(pl.Int64),
-        pl.col("output_tokens").cast(pl.Int64),
+        "status",
+        "input_tokens",
+        "output_tokens",
         prompt.str.len_chars().alias("prompt_chars"),
         prompt_skeleton(prompt).alias("_skeleton"),
         asks_for_reasoning(prompt).alias("reasoning"),
@@ -387,10 +411,9 @@ def _account_records(accounts: pl.LazyFrame, params: FeatureParams) -> pl.LazyFr
     registered by a script. ``creation_hour_burst`` is the same on the creation hour,
     with lambda_h = lambda_d / 24.
     """
-    names = accounts.collect_schema().names()
+    schema = accounts.collect_schema()
     accounts = accounts.select(
-        pl.col(n).cast(t) if n in names else pl.lit(None, dtype=t).alias(n)
-        for n, t in ACCOUNT_SCHEMA.items()
+        _as_type(n, t, schema.get(n)) for n, t in ACCOUNT_SCHEMA.items()
     ).filter(pl.col("account_id").is_not_null())
     accounts = accounts.unique("account_id", keep="first")
 

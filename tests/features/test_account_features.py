@@ -154,3 +154,23 @@ def test_features_are_finite_numbers_or_null(features):
         for name, value in row.items():
             if isinstance(value, float):
                 assert math.isfinite(value), name
+
+
+def test_odd_values_and_frames_outside_the_store_do_not_crash():
+    events = pl.LazyFrame(
+        {
+            "ts": [dt.datetime(2024, 5, 1, 10), dt.datetime(2024, 5, 1, 11), None],
+            "account_id": ["a", "a", "b"],
+            "src_ip": ["::::::", "1.2.3.4.5", "300.1.1.1"],
+            "status": [99999, -1, 200],  # does not fit Int16: becomes null
+            "input_tokens": [0, 0, 5],
+            "output_tokens": [10, 0, 5],
+            "prompt": ["\x00\x1b[31m<script>", "", "x"],
+        }
+    )
+    accounts = pl.LazyFrame({"account_id": ["a", "a"], "created_at": ["not a time", None]})
+    row = compute_account_features(events, accounts).row(0, named=True)
+    assert row["account_id"] == "a" and row["requests"] == 2  # b has no timestamp
+    assert row["output_input_ratio"] is None  # no input tokens: undefined, not infinite
+    assert row["error_share"] == 0.0  # 99999 does not fit a status: only -1 is left
+    assert row["creation_burst"] is None and row["account_age_days"] is None
