@@ -236,7 +236,7 @@ def build(sc: Scenario, rng: np.random.Generator, start_ts: float) -> Population
     created = start_ts - rng.exponential(400 * 86400, n)
     new_benign = (~is_ring) & (rng.random(n) < 0.07)
     created[new_benign] = start_ts + rng.uniform(0, days * 86400, new_benign.sum())
-    start_day = np.floor(np.maximum(0.0, (created - start_ts) / 86400)).astype(np.int64)
+    start_day = np.ceil(np.maximum(0.0, (created - start_ts) / 86400)).astype(np.int64)
     end_day = np.full(n, days - 1, dtype=np.int64)
     # Rings: creation waves, a share of aged accounts, staggered starts, churn.
     for r, spec in enumerate(sc.rings):
@@ -254,7 +254,7 @@ def build(sc: Scenario, rng: np.random.Generator, start_ts: float) -> Population
         first = np.maximum(c, start_ts) + rng.exponential(6 * 3600, m) * (
             spec.start_spread_days > 0
         )
-        start_day[members] = np.floor((first - start_ts) / 86400).astype(np.int64)
+        start_day[members] = np.ceil((first - start_ts) / 86400).astype(np.int64)
         churned = rng.random(m) < spec.churn
         end_day[members[churned]] = start_day[members[churned]] + rng.integers(
             3, max(4, days), churned.sum()

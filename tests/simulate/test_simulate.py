@@ -96,6 +96,21 @@ def test_every_event_account_is_in_truth_and_every_ring_account_has_events(smoke
     assert set(truth.filter(pl.col("kind") == "ring")["account_id"]) <= seen
 
 
+def test_no_account_sends_a_request_before_it_was_created(evasive):
+    out, _ = evasive
+    accounts = pl.read_csv(out / "accounts.csv").select(
+        "account_id", pl.col("created_at").str.to_datetime(time_zone="UTC")
+    )
+    first = (
+        _events(out)
+        .group_by("account_id")
+        .agg(pl.col("ts").str.to_datetime(time_zone="UTC").min().alias("first"))
+    )
+    joined = first.join(accounts, on="account_id")
+    assert joined.height == first.height
+    assert (joined["first"] >= joined["created_at"]).all()
+
+
 def test_source_addresses_are_valid_public_ipv4_or_ipv6(smoke):
     out, _ = smoke
     addresses = [ipaddress.ip_address(a) for a in _events(out)["src_ip"].unique()]
