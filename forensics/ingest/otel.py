@@ -105,52 +105,64 @@ def _any_value(depth: int) -> pl.Struct:
     )
 
 
-_VALUE = _any_value(4)
-_ATTRIBUTES = pl.List(pl.Struct({"key": pl.String(), "value": _VALUE}))
-_EVENT = pl.Struct({"timeUnixNano": pl.String(), "name": pl.String(), "attributes": _ATTRIBUTES})
-_SPAN = pl.Struct(
-    {
-        "traceId": pl.String(),
-        "spanId": pl.String(),
-        "name": pl.String(),
-        "startTimeUnixNano": pl.String(),
-        "endTimeUnixNano": pl.String(),
-        "attributes": _ATTRIBUTES,
-        "events": pl.List(_EVENT),
-    }
-)
-_LOG = pl.Struct(
-    {
-        "timeUnixNano": pl.String(),
-        "observedTimeUnixNano": pl.String(),
-        "traceId": pl.String(),
-        "spanId": pl.String(),
-        "eventName": pl.String(),
-        "body": _VALUE,
-        "attributes": _ATTRIBUTES,
-    }
-)
-_RESOURCE = pl.Struct({"attributes": _ATTRIBUTES})
-EXPORT_REQUEST = pl.Struct(
-    {
-        "resourceSpans": pl.List(
-            pl.Struct(
-                {
-                    "resource": _RESOURCE,
-                    "scopeSpans": pl.List(pl.Struct({"spans": pl.List(_SPAN)})),
-                }
-            )
-        ),
-        "resourceLogs": pl.List(
-            pl.Struct(
-                {
-                    "resource": _RESOURCE,
-                    "scopeLogs": pl.List(pl.Struct({"logRecords": pl.List(_LOG)})),
-                }
-            )
-        ),
-    }
-)
+def export_request_dtype(depth: int) -> pl.Struct:
+    """The OTLP export request as a polars dtype, attribute values nested ``depth`` levels.
+
+    Depth matters for speed: exploding spans carries every leaf of the value type, so the
+    main pass decodes scalar attributes only (depth 0; log bodies get one level for
+    ``{content: ...}``), and only lines holding an ``arrayValue`` get a deep (4) pass.
+    """
+    value = _any_value(depth)
+    attributes = pl.List(pl.Struct({"key": pl.String(), "value": value}))
+    event = pl.Struct({"timeUnixNano": pl.String(), "name": pl.String(), "attributes": attributes})
+    span = pl.Struct(
+        {
+            "traceId": pl.String(),
+            "spanId": pl.String(),
+            "name": pl.String(),
+            "startTimeUnixNano": pl.String(),
+            "endTimeUnixNano": pl.String(),
+            "attributes": attributes,
+            "events": pl.List(event),
+        }
+    )
+    log = pl.Struct(
+        {
+            "timeUnixNano": pl.String(),
+            "observedTimeUnixNano": pl.String(),
+            "traceId": pl.String(),
+            "spanId": pl.String(),
+            "eventName": pl.String(),
+            "body": _any_value(max(depth, 1)),
+            "attributes": attributes,
+        }
+    )
+    resource = pl.Struct({"attributes": attributes})
+    return pl.Struct(
+        {
+            "resourceSpans": pl.List(
+                pl.Struct(
+                    {
+                        "resource": resource,
+                        "scopeSpans": pl.List(pl.Struct({"spans": pl.List(span)})),
+                    }
+                )
+            ),
+            "resourceLogs": pl.List(
+                pl.Struct(
+                    {
+                        "resource": resource,
+                        "scopeLogs": pl.List(pl.Struct({"logRecords": pl.List(log)})),
+                    }
+                )
+            ),
+        }
+    )
+
+
+EXPORT_REQUEST = export_request_dtype(0)
+EXPORT_REQUEST_DEEP = export_request_dtype(4)
+
 
 # Decoded messages in a JSON-string gen_ai.input.messages / gen_ai.prompt (both generations:
 # ``parts`` of the current conventions, ``content`` of the older ones).
@@ -176,23 +188,23 @@ def _reject_reason(text: str) -> str:
     return "bad_otlp: not an OTLP export request"
 
 
-def _decode(frame: pl.DataFrame) -> tuple[pl.DataFrame, list[Reject]]:
+def _decode(
+    frame: pl.DataFrame, dtype: pl.Struct = EXPORT_REQUEST
+) -> tuple[pl.DataFrame, list[Reject]]:
     """Decode the ``line`` column; lines that fail are isolated by bisection and rejected."""
     try:
-        decoded = frame.select(
-            "source_line", pl.col("line").str.json_decode(EXPORT_REQUEST).alias("req")
-        )
+        decoded = frame.select("source_line", pl.col("line").str.json_decode(dtype).alias("req"))
         return decoded, []
     except pl.exceptions.PolarsError:
         if frame.height == 1:
             row = frame.row(0, named=True)
             text = row["line"].rstrip("\r\n")
             return frame.clear().select("source_line").with_columns(
-                pl.lit(None, dtype=EXPORT_REQUEST).alias("req")
+                pl.lit(None, dtype=dtype).alias("req")
             ), [Reject(row["source_line"], _reject_reason(text), text[:RAW_TEXT_LIMIT])]
     half = frame.height // 2
-    good_a, bad_a = _decode(frame.slice(0, half))
-    good_b, bad_b = _decode(frame.slice(half))
+    good_a, bad_a = _decode(frame.slice(0, half), dtype)
+    good_b, bad_b = _decode(frame.slice(half), dtype)
     return pl.concat([good_a, good_b]), bad_a + bad_b
 
 
@@ -223,7 +235,6 @@ def _records(decoded: pl.DataFrame) -> pl.DataFrame:
             "attributes",
             "res_attrs",
             "events",
-            pl.lit(None, dtype=_VALUE).alias("body"),
         )
     )
     logs = (
@@ -253,11 +264,12 @@ def _records(decoded: pl.DataFrame) -> pl.DataFrame:
             pl.col("eventName").alias("name"),
             "attributes",
             "res_attrs",
-            pl.lit(None, dtype=pl.List(_EVENT)).alias("events"),
             "body",
         )
     )
-    records = pl.concat([spans, logs], how="vertical")
+    # (source_line, record_kind, ordinal) names a record across decodes of the same line.
+    ordinal = pl.int_range(pl.len(), dtype=pl.UInt32).over("source_line").alias("ordinal")
+    records = pl.concat([spans.with_columns(ordinal), logs.with_columns(ordinal)], how="diagonal")
     return records.with_row_index("rec")
 
 
@@ -344,6 +356,38 @@ def _structured_user_text(messages: pl.DataFrame) -> pl.DataFrame:
     return pl.concat([msgs.select("rec", pl.col("content").alias("text")), parts])
 
 
+def _structured_messages(frame: pl.DataFrame, records: pl.DataFrame) -> pl.DataFrame:
+    """(rec, text) of user messages recorded as structured AnyValues, via a deep decode.
+
+    Only lines that hold an ``arrayValue`` are decoded again with deep values; their
+    records are matched to the main pass by (source_line, record_kind, ordinal).
+    """
+    empty = pl.DataFrame(schema={"rec": pl.UInt32, "text": pl.String})
+    deep_lines = frame.filter(pl.col("line").str.contains('"arrayValue"', literal=True))
+    if deep_lines.height == 0:
+        return empty
+    decoded, _ = _decode(deep_lines, EXPORT_REQUEST_DEEP)
+    deep = _records(decoded)
+    messages = (
+        _long_attributes(deep)
+        .filter(pl.col("level") == 0)
+        .filter(pl.col("key").is_in(MESSAGE_ATTRIBUTES))
+        .filter(pl.col("value").struct.field("arrayValue").is_not_null())
+    )
+    if messages.height == 0:
+        return empty
+    texts = _structured_user_text(messages)
+    key = ["source_line", "record_kind", "ordinal"]
+    return (
+        texts.join(
+            deep.select(pl.col("rec").alias("deep_rec"), *key), left_on="rec", right_on="deep_rec"
+        )
+        .drop("rec")
+        .join(records.select("rec", *key), on=key)
+        .select("rec", "text")
+    )
+
+
 def _messages_from_json_text(texts: pl.DataFrame) -> pl.DataFrame:
     """(rec, text) of user messages in JSON-string message lists; plain text passes through."""
     is_list = pl.col("text").str.strip_chars_start().str.starts_with("[")
@@ -407,25 +451,26 @@ def _part_text(part: Any) -> str:
     return part if isinstance(part, str) else ""
 
 
-def _prompts(records: pl.DataFrame, attrs: pl.DataFrame) -> pl.DataFrame:
+def _prompts(records: pl.DataFrame, attrs: pl.DataFrame, structured: pl.DataFrame) -> pl.DataFrame:
     """(rec, prompt): the user's message text, from the first source that has it.
 
     Sources, best first: ``gen_ai.input.messages`` (structured or JSON text), the
     deprecated ``gen_ai.prompt``, OpenLLMetry's ``gen_ai.prompt.N.content`` with role user,
     span events / log records named ``gen_ai.user.message`` or ``gen_ai.content.prompt``.
+    ``structured`` holds (rec, text) from structured (arrayValue) messages, found by the
+    deep pass.
     """
     own = attrs.filter(pl.col("level") == 0)
     candidates: list[pl.DataFrame] = []
 
     messages = own.filter(pl.col("key").is_in(MESSAGE_ATTRIBUTES))
-    structured = messages.filter(pl.col("value").struct.field("arrayValue").is_not_null())
     text_messages = messages.select("rec", _scalar(pl.col("value")).alias("text")).drop_nulls()
     deprecated = own.filter(pl.col("key") == "gen_ai.prompt").select(
         "rec", _scalar(pl.col("value")).alias("text")
     )
     candidates.append(
         pl.concat(
-            [_structured_user_text(structured), _messages_from_json_text(text_messages)]
+            [structured.select("rec", "text"), _messages_from_json_text(text_messages)]
         ).with_columns(pl.lit(0).alias("source"))
     )
     candidates.append(
@@ -512,7 +557,7 @@ def parse_requests(frame: pl.DataFrame) -> tuple[pl.DataFrame, list[Reject]]:
     records = _records(decoded)
     attrs = _long_attributes(records)
     fields = _pick_fields(attrs)
-    prompts = _prompts(records, attrs)
+    prompts = _prompts(records, attrs, _structured_messages(frame, records))
     t0 = pl.col("t0").cast(pl.Int64, strict=False)
     t1 = pl.col("t1").cast(pl.Int64, strict=False)
     out = (
