@@ -416,7 +416,11 @@ def _ingest_one(
             spec = MappingSpec(spec.explicit, spec.file, get_profile(profile_name))
         report.profile = profile_name
         reader_opts = ReaderOptions(extra_fields=opts.extra_fields, tz=opts.tz)
-        body = prepend(head, stream)
+        if len(handles) == 1:
+            stream.seek(0)  # a plain file: readers may map it instead of copying it
+            body = stream
+        else:
+            body = prepend(head, stream)
         sources: dict[str, list[str]] = {}
         naive = False
         try:

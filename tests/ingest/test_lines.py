@@ -29,3 +29,31 @@ def test_over_long_lines_are_rejected_once_and_numbering_goes_on():
     kept = [(c.first_line + i, line) for c in chunks for i, line in enumerate(c.data.splitlines())]
     assert (1, b"a") in kept and (3, b"b") in kept
     assert all(len(line) <= 2000 for _n, line in kept)
+
+
+def test_a_mapped_file_gives_the_same_chunks_and_rejects_as_a_stream(tmp_path):
+    rng = random.Random(5)
+    parts = []
+    for i in range(400):
+        n = 3000 if i in (7, 200) else rng.randint(0, 400)  # two over-long lines
+        parts.append((f"{i}:" + "q" * n).encode())
+    data = b"\n".join(parts) + b"\n" + b"r" * 2500  # ends in an unterminated over-long line
+    path = tmp_path / "f.log"
+    path.write_bytes(data)
+
+    def flatten(chunk_iter):
+        chunks = list(chunk_iter)
+        kept = [
+            (c.first_line + i, ln)
+            for c in chunks
+            for i, ln in enumerate(c.data.split(b"\n")[:-1])
+            if ln
+        ]
+        rejects = [(r.line, r.reason) for c in chunks for r in c.rejects]
+        return kept, rejects
+
+    streamed = flatten(iter_line_chunks(io.BytesIO(data), chunk_bytes=1500, max_line_bytes=2000))
+    with open(path, "rb") as fh:
+        mapped = flatten(iter_line_chunks(fh, chunk_bytes=1500, max_line_bytes=2000))
+    assert mapped == streamed
+    assert streamed[1] == [(8, "line_too_long"), (201, "line_too_long"), (401, "line_too_long")]
