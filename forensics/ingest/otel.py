@@ -6,9 +6,9 @@ line, or one whole (pretty-printed) JSON document. Each span
 (``resourceLogs[].scopeLogs[].logRecords[]``) becomes one row.
 
 The parse is vectorised: a block of lines is decoded by polars against a fixed OTLP schema
-(AnyValue nested five levels deep, enough for structured ``gen_ai.input.messages``),
-exploded to one row per span/record, and attributes are looked up in a long
-(record, key, value) frame. Resource attributes are merged under the record's own
+(scalar attribute values; lines holding an ``arrayValue`` get a second, deep decode for
+structured ``gen_ai.input.messages``), exploded to one row per span/record, and
+attributes are looked up in a long (record, key, value) frame. Resource attributes are merged under the record's own
 attributes (the record's value wins). Both generations of the GenAI semantic conventions
 are mapped (see ``FIELD_ATTRIBUTES``). Only lines that fail to decode are handled one by
 one (by bisection), and they become ``bad_json`` / ``bad_otlp`` rejects; records without a
