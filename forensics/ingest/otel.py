@@ -180,12 +180,17 @@ _JSON_MESSAGES = pl.List(
 # --- decoding -----------------------------------------------------------------------------
 
 
+NOT_OTLP = "bad_otlp: not an OTLP export request"
+
+
 def _reject_reason(text: str) -> str:
     try:
         json.loads(text)
     except ValueError as exc:
         return f"bad_json: {str(exc)[:80]}"
-    return "bad_otlp: not an OTLP export request"
+    except RecursionError:
+        return "bad_json: nested too deeply"
+    return NOT_OTLP
 
 
 def _decode(
@@ -554,6 +559,17 @@ def _nanos_to_ts(expr: pl.Expr) -> pl.Expr:
 def parse_requests(frame: pl.DataFrame) -> tuple[pl.DataFrame, list[Reject]]:
     """Parse a frame of (source_line, line) OTLP JSON lines into rows and rejects."""
     decoded, rejects = _decode(frame)
+    # JSON that decodes but is not an export request (null, {}, {"other": 1}).
+    req = pl.col("req")
+    not_export = req.is_null() | (
+        req.struct.field("resourceSpans").is_null() & req.struct.field("resourceLogs").is_null()
+    )
+    odd = decoded.filter(not_export).join(frame, on="source_line", how="left")
+    rejects += [
+        Reject(line, NOT_OTLP, text[:RAW_TEXT_LIMIT].rstrip("\r\n"))
+        for line, text in odd.select("source_line", "line").iter_rows()
+    ]
+    decoded = decoded.filter(~not_export)
     records = _records(decoded)
     attrs = _long_attributes(records)
     fields = _pick_fields(attrs)

@@ -197,3 +197,10 @@ def test_sniff_tells_combined_from_common_and_from_json():
     assert not CommonLogReader().sniff(b"\x89PNG\r\n\x1a\n")
     # A head cut in the middle of a line still sniffs.
     assert CombinedLogReader().sniff((COMBINED * 2).encode()[:-40])
+
+
+def test_binary_junk_is_rejected_line_by_line_without_crashing():
+    junk = bytes(range(256)) * 200 + b"\n\x00\xff\n" + COMBINED.encode()
+    frame, rejects = read(junk)
+    assert frame["src_ip"].to_list() == ["203.0.113.9"]
+    assert rejects and all(r.reason in ("nul_byte", "invalid_utf8") for r in rejects)

@@ -251,3 +251,21 @@ def test_sniff_recognises_otlp_and_not_plain_jsonl():
     assert not OtelReader().sniff(
         b'1.2.3.4 - - [10/Oct/2000:13:55:36 -0700] "GET / HTTP/1.1" 200 1\n'
     )
+
+
+def test_json_that_is_not_an_export_request_is_rejected_not_silently_dropped():
+    raw = b'null\n{}\n[1, 2]\n{"resourceSpans": []}\n' + b'{"a":' * 5000 + b"\n"
+    frame, rejects = read(raw=raw)
+    assert frame.height == 0
+    reasons = {r.line: r.reason for r in rejects}
+    assert reasons[1].startswith("bad_otlp") and reasons[2].startswith("bad_otlp")
+    assert reasons[3].startswith("bad_otlp")
+    assert 4 not in reasons  # a valid, empty export request
+    assert reasons[5] == "bad_json: nested too deeply"
+
+
+def test_binary_junk_is_rejected_line_by_line_without_crashing():
+    junk = bytes(range(256)) * 200 + b"\n\x00\xff\n"
+    frame, rejects = read(raw=junk)
+    assert frame.height == 0
+    assert rejects and all(r.reason in ("nul_byte", "invalid_utf8") for r in rejects)
