@@ -72,6 +72,7 @@ class InputReport:
     sha256: str = ""
     bytes: int = 0
     format: str = ""
+    format_sniffed: bool = False  # chosen by --format auto (from the content)
     rows_read: int = 0
     rows_ingested: int = 0
     rows_duplicate: int = 0
@@ -411,6 +412,7 @@ def _ingest_one(
             report.message = "unknown format, not a log this tool reads (try --format)"
             return report
         report.format = reader.name
+        report.format_sniffed = opts.format == "auto"
         profile_name = opts.profile or getattr(reader, "profile", None)
         if spec.profile is None and profile_name:
             spec = MappingSpec(spec.explicit, spec.file, get_profile(profile_name))

@@ -72,7 +72,7 @@ def summary_table(result: IngestResult) -> Table:
             note = r.message
         table.add_row(
             safe_text(r.path),
-            r.format or "-",
+            (f"{r.format} (sniffed)" if r.format_sniffed else r.format) or "-",
             f"{r.rows_read:,}",
             f"{r.rows_ingested:,}",
             f"{r.rows_duplicate:,}",
