@@ -182,17 +182,24 @@ def main() -> None:
     parser.add_argument("--flagged", type=int, default=5_000)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--work", type=Path, default=Path("/tmp/forensics-report-bench"))
+    parser.add_argument(
+        "--reuse", action="store_true", help="reuse the store under --work if it exists"
+    )
     args = parser.parse_args()
 
-    store, build_s = timed(
-        lambda: build_store(
-            args.work / "store", args.events, args.accounts, args.rings, args.flagged, args.seed
+    existing = Store(args.work / "store")
+    if args.reuse and existing.has_rings():
+        store, build_s = existing, 0.0
+    else:
+        store, build_s = timed(
+            lambda: build_store(
+                args.work / "store", args.events, args.accounts, args.rings, args.flagged, args.seed
+            )
         )
-    )
-    print(
-        f"synthetic store: {args.events:,} events, {args.accounts:,} accounts, {args.rings} rings, "
-        f"{args.flagged:,} flagged ({build_s:.1f} s to build)"
-    )
+        print(
+            f"synthetic store: {args.events:,} events, {args.accounts:,} accounts, {args.rings} rings, "
+            f"{args.flagged:,} flagged ({build_s:.1f} s to build)"
+        )
 
     _, baseline_s = timed(
         lambda: store.scan_events().group_by(pl.col("ts").dt.date()).agg(pl.len()).collect()

@@ -62,11 +62,14 @@ class Member:
 
 @dataclass
 class Day:
-    """Activity of one group (a ring, or the unflagged population) on one local day."""
+    """Activity of one group (a ring, or the unflagged population) on one local day.
+
+    ``accounts`` (active accounts) is counted for rings only; None for the population.
+    """
 
     date: dt.date
     requests: int
-    accounts: int
+    accounts: int | None
 
 
 @dataclass
@@ -255,6 +258,8 @@ def build_report(
             f"{store.root} has not been clustered yet (no rings/); run `forensics cluster {store.root}` first"
         )
     zone(tz)
+    if redact is not None and not redact:
+        raise ForensicsError("the redaction key is empty; give a non-empty key")
     start_utc = parse_bound(start, tz) if isinstance(start, str) else _utc(start)
     end_utc = parse_bound(end, tz, end=True) if isinstance(end, str) else _utc(end)
     if start_utc and end_utc and start_utc >= end_utc:
@@ -370,11 +375,7 @@ def _activity(
     start: dt.datetime | None,
     end: dt.datetime | None,
 ) -> dict[str, Any]:
-    """One lazy pass over the events: totals, flagged totals, daily by ring, per member.
-
-    Active accounts per day are exact: after grouping by (account, day) each row is one
-    account active on that day, so a row count is a distinct count.
-    """
+    """One lazy pass over the events: totals, flagged totals, daily by ring, per member."""
     events = store.scan_events().select("ts", "account_id", "output_tokens")
     if start is not None:
         events = events.filter(pl.col("ts") >= start)
@@ -388,47 +389,35 @@ def _activity(
         .select("account_id", "ring_id")
     )
     day = pl.col("ts").dt.convert_time_zone(tz).dt.date().alias("date")
-    # The one pass over the events: per account and local day. Everything else is computed
-    # from this frame (at most accounts x days rows), so the ring join is on a small frame.
-    account_days = (
-        events.group_by("account_id", day)
-        .agg(
-            pl.len().alias("requests"),
-            pl.col("output_tokens").sum().alias("output_tokens"),
-            pl.col("ts").min().alias("first_seen"),
-            pl.col("ts").max().alias("last_seen"),
-        )
-        .join(owner, on="account_id", how="left")
-        .collect(engine="streaming")
-        .lazy()
-    )
-    totals_q = account_days.select(
-        pl.col("requests").sum().alias("events"),
+    # Each event is tagged with its account's ring by a join against the (small) member
+    # table; the four aggregations share that one scan and run on the streaming engine.
+    tagged = events.join(owner, on="account_id", how="left")
+    flagged = tagged.filter(pl.col("ring_id").is_not_null())
+    totals_q = events.select(
+        pl.len().alias("events"),
         pl.col("account_id").n_unique().alias("accounts"),
         pl.col("output_tokens").sum().alias("output_tokens"),
-        pl.col("first_seen").min().alias("first"),
-        pl.col("last_seen").max().alias("last"),
+        pl.col("ts").min().alias("first"),
+        pl.col("ts").max().alias("last"),
     )
     daily_q = (
-        account_days.group_by("date", "ring_id")
-        .agg(
-            pl.col("requests").sum(),
-            pl.len().alias("accounts"),
-            pl.col("output_tokens").sum(),
-        )
+        tagged.group_by(day, "ring_id")
+        .agg(pl.len().alias("requests"), pl.col("output_tokens").sum())
         .sort("date")
     )
-    member_q = (
-        account_days.filter(pl.col("ring_id").is_not_null())
-        .group_by("account_id")
-        .agg(
-            pl.col("requests").sum(),
-            pl.col("output_tokens").sum(),
-            pl.col("first_seen").min(),
-            pl.col("last_seen").max(),
-        )
+    ring_accounts_q = flagged.group_by(day, "ring_id").agg(
+        pl.col("account_id").n_unique().alias("accounts")
     )
-    totals, daily, per_member = pl.collect_all([totals_q, daily_q, member_q])
+    member_q = flagged.group_by("account_id").agg(
+        pl.len().alias("requests"),
+        pl.col("output_tokens").sum(),
+        pl.col("ts").min().alias("first_seen"),
+        pl.col("ts").max().alias("last_seen"),
+    )
+    totals, daily, ring_accounts, per_member = pl.collect_all(
+        [totals_q, daily_q, ring_accounts_q, member_q], engine="streaming"
+    )
+    daily = daily.join(ring_accounts, on=["date", "ring_id"], how="left", nulls_equal=False)
     flagged_daily = daily.filter(pl.col("ring_id").is_not_null())
     population = daily.filter(pl.col("ring_id").is_null())
     return {
@@ -448,8 +437,7 @@ def _activity(
         .agg(pl.col("requests").sum(), pl.col("output_tokens").sum())
         .rows_by_key("ring_id", named=True, unique=True),
         "population_daily": [
-            Day(d, int(r), int(a))
-            for d, r, a in population.select("date", "requests", "accounts").iter_rows()
+            Day(d, int(r), None) for d, r in population.select("date", "requests").iter_rows()
         ],
         "per_member": per_member,
     }

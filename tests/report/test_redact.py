@@ -77,3 +77,10 @@ def test_free_text_redaction_finds_ipv6_and_leaves_times_alone():
     out = r.text("from 2001:db8::1 at 10:00:00 via 198.51.100.7, version 1.2.3")
     assert "2001:db8::1" not in out and "198.51.100.7" not in out
     assert "10:00:00" in out and "1.2.3" in out
+
+
+def test_empty_redaction_key_is_a_clear_error(clustered_store):
+    from forensics.errors import ForensicsError
+
+    with pytest.raises(ForensicsError, match="redaction key is empty"):
+        build_report(clustered_store, redact="")
