@@ -128,7 +128,14 @@ def _iter_mapped(
     pos = start
     line_no = 1
     pending: list[Reject] = []
+    released = 0
     while pos < size:
+        # Drop the pages already read from this process (they stay in the page cache), so
+        # the resident set does not grow with the file.
+        done = pos - pos % mmap.PAGESIZE
+        if done > released and hasattr(mm, "madvise"):
+            mm.madvise(mmap.MADV_DONTNEED, released, done - released)
+            released = done
         end = min(pos + chunk_bytes, size)
         nl = mm.find(b"\n", end - 1, min(size, end + max_line_bytes + 1)) if end < size else -1
         if end >= size:
