@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 from rich.console import Console
 from rich.progress import (
@@ -70,8 +71,10 @@ def summary_table(result: IngestResult) -> Table:
         }[r.status]
         if r.status == "ingested" and r.message:
             note = r.message
+        if r.status == "error":
+            note = "error: " + r.message.split(";")[0]  # the whole line is on stderr
         table.add_row(
-            safe_text(r.path),
+            safe_text(_short_path(r.path)),
             (f"{r.format} (sniffed)" if r.format_sniffed else r.format) or "-",
             f"{r.rows_read:,}",
             f"{r.rows_ingested:,}",
@@ -81,6 +84,14 @@ def summary_table(result: IngestResult) -> Table:
             safe_text(note),
         )
     return table
+
+
+def _short_path(path: str) -> str:
+    """The path relative to the working folder when it is under it (the manifest keeps it whole)."""
+    try:
+        return str(Path(path).relative_to(Path.cwd()))
+    except ValueError:
+        return path
 
 
 def summary_lines(result: IngestResult) -> list[Text]:
