@@ -58,3 +58,12 @@ def test_terminal_report_on_stdout(clustered_store):
     result = runner.invoke(app, ["report", str(clustered_store.root), "--ring", "R001"])
     assert result.exit_code == 0, result.output
     assert "Members of R001" in result.stdout
+
+
+def test_terminal_report_to_file_is_plain_text(clustered_store, tmp_path):
+    target = tmp_path / "report.txt"
+    result = runner.invoke(app, ["report", str(clustered_store.root), "-o", str(target)])
+    assert result.exit_code == 0, result.output
+    text = target.read_text()
+    assert "Distillation-campaign report" in text and "R001" in text
+    assert "\x1b" not in text
