@@ -215,11 +215,88 @@ def iso(ts: dt.datetime | None) -> str | None:
 
 
 def _load_evidence(text: str | None) -> dict[str, Any]:
+    """The ring's evidence document (docs/store.md), parsed and coerced to its documented
+    shape: whatever a damaged or hostile document holds, writers see lists of dicts with
+    text as ``str`` and measures as numbers or None."""
     try:
         doc = json.loads(text) if text else {}
-    except (TypeError, json.JSONDecodeError):
+    except (TypeError, ValueError):
         doc = {}
-    return doc if isinstance(doc, dict) else {}
+    if not isinstance(doc, dict):
+        doc = {}
+
+    def dicts(value: Any) -> list[dict[str, Any]]:
+        return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
+
+    clean: dict[str, Any] = {
+        "findings": [
+            {
+                "kind": _text(f.get("kind")) or "finding",
+                "text": _text(f.get("text")) or "",
+                "strength": _number(f.get("strength")),
+            }
+            for f in dicts(doc.get("findings"))
+        ]
+    }
+    shared = doc.get("shared")
+    if isinstance(shared, dict):
+        clean["shared"] = {
+            str(key): [
+                {
+                    "value": _text(i.get("value")) or "",
+                    "accounts": _number(i.get("accounts")),
+                    "requests": _number(i.get("requests")),
+                }
+                for i in dicts(items)
+            ]
+            for key, items in shared.items()
+        }
+    created = doc.get("created")
+    if isinstance(created, dict):
+        clean["created"] = {
+            "first": _text(created.get("first")),
+            "last": _text(created.get("last")),
+            "accounts_with_records": _number(created.get("accounts_with_records")),
+            "span_hours": _number(created.get("span_hours")),
+        }
+    if "contrast" in doc:
+        clean["contrast"] = [
+            {
+                "feature": _text(c.get("feature")) or "",
+                "label": _text(c.get("label") or c.get("feature")) or "",
+            }
+            | {
+                k: _number(c.get(k))
+                for k in ("ring_median", "population_median", "ring_percentile", "z")
+            }
+            for c in dicts(doc.get("contrast"))
+        ]
+    if "timeline" in doc:
+        clean["timeline"] = dicts(doc.get("timeline"))
+    clean["examples"] = [
+        {str(k): _text(v) for k, v in e.items()} for e in dicts(doc.get("examples"))
+    ]
+    return clean
+
+
+def _text(value: Any) -> str | None:
+    """Text from a JSON scalar (None stays None; lists and objects become their JSON)."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, (int, float, bool)):
+        return str(value)
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _number(value: Any) -> int | float | None:
+    """A measure from a JSON value: int or finite float, else None."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    return None
 
 
 def _utc(value: Any) -> dt.datetime | None:
@@ -505,9 +582,9 @@ def _rings(
             else []
         )
         evidence = _load_evidence(row["evidence"])
-        findings = [f for f in evidence.get("findings", []) if isinstance(f, dict)]
-        findings.sort(key=lambda f: -float(f.get("strength") or 0.0))
-        examples = [e for e in evidence.get("examples", []) if isinstance(e, dict)]
+        findings = evidence["findings"]
+        findings.sort(key=lambda f: -(f["strength"] or 0.0))
+        examples = evidence["examples"]
         if windowed:
             examples = [e for e in examples if _in_window(parse_iso(e.get("ts")), start, end)]
         evidence["examples"] = examples

@@ -136,3 +136,36 @@ def test_html_has_a_section_and_charts_per_ring(clustered_store):
     assert "Similarity graph of ring R001" in text
     assert "Daily activity of ring R001 against the population" in text
     assert "requests per account" in text  # the feature distribution chart
+
+
+@pytest.mark.parametrize(
+    "evidence",
+    [
+        "not json",
+        "[1, 2]",
+        '{"findings": "x", "shared": [], "examples": {}, "contrast": 5, "created": "y"}',
+        '{"findings": [1, {"text": null, "strength": "high"}], "shared": {"ips": [1, {"value": 7}]},'
+        ' "examples": [{"ts": "soon", "prompt": 5}], "contrast": [{"feature": null}]}',
+    ],
+)
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_malformed_evidence_never_crashes_a_report(make_store, evidence, fmt):
+    from .conftest import write_rings
+
+    store = make_store([{"ts": "2024-05-01T00:00:00Z", "account_id": "a1", "output_tokens": 1}])
+    ring = {
+        "ring_id": "R001",
+        "size": 1,
+        "score": 0.7,
+        "first_seen": None,
+        "last_seen": None,
+        "requests": 1,
+        "output_tokens": 1,
+        "views": None,
+        "headline": None,
+        "evidence": evidence,
+    }
+    write_rings(store, [ring], [{"ring_id": "R001", "account_id": "a1", "score": 0.7}])
+    for redact in (None, "k"):
+        text = render(build_report(store, ring="R001", redact=redact, charts=True), fmt)
+        assert "R001" in text
