@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any, BinaryIO
 
 import numpy as np
@@ -24,6 +25,13 @@ from forensics.ingest.lines import iter_line_chunks, line_starts
 def _first_char(head: bytes) -> bytes:
     stripped = head.lstrip(b"\xef\xbb\xbf \t\r\n")
     return stripped[:1]
+
+
+@dataclass
+class TextBatch(Batch):
+    """A batch whose reader has ruled out NUL characters in its text (``nul_free``)."""
+
+    nul_free: bool = False
 
 
 class JsonlReader:
@@ -48,7 +56,9 @@ class JsonlReader:
         schema = _RunningSchema()
         for chunk in iter_line_chunks(buffered):
             frame, rejects = parse_ndjson_chunk(chunk.data, chunk.first_line, schema, chunk.starts)
-            yield Batch(frame, chunk.rejects + rejects)
+            # Raw NUL bytes never reach the frame (those lines are rejected); escaped ones
+            # can only be there if the text holds the escape.
+            yield TextBatch(frame, chunk.rejects + rejects, nul_free=b"\\u0000" not in chunk.data)
 
 
 def read_json_array(stream: BinaryIO) -> Iterator[Batch]:
@@ -115,7 +125,8 @@ class _RunningSchema:
     the sampled lines of a chunk and in no earlier chunk is not read from that chunk.
     """
 
-    SAMPLE_LINES = 600
+    SAMPLE_LINES = 1000  # for the first chunk of a file
+    LATER_SAMPLE_LINES = 200  # for the others, once fields are known
 
     def __init__(self) -> None:
         self.fields: dict[str, pl.DataType] = {}
@@ -123,10 +134,11 @@ class _RunningSchema:
     def parse(self, data: bytes, starts: np.ndarray) -> pl.DataFrame:
         ends = np.append(starts[1:], len(data))
         n = len(starts)
-        if n <= self.SAMPLE_LINES:
+        want = self.LATER_SAMPLE_LINES if self.fields else self.SAMPLE_LINES
+        if n <= want:
             picks = np.arange(n)
         else:
-            half = self.SAMPLE_LINES // 2
+            half = want // 2
             picks = np.concatenate(
                 (np.arange(half), np.linspace(half, n - 1, half).astype(np.int64))
             )

@@ -318,8 +318,13 @@ def normalise_batch(
     spec: MappingSpec,
     tz: str | None,
     source_file: str,
+    check_nul: bool = True,
 ) -> Normalised:
-    """Map, convert and validate one batch (``frame`` has ``source_line`` and source fields)."""
+    """Map, convert and validate one batch (``frame`` has ``source_line`` and source fields).
+
+    ``check_nul=False`` skips the search for NUL characters in text values, for readers
+    that have already ruled them out.
+    """
     schema = frame.schema
     derived = spec.derived()
     profile_scale = spec.profile.scale if spec.profile else {}
@@ -416,9 +421,10 @@ def normalise_batch(
     for i, (_c, why) in enumerate(checks):
         reason = reason.when(pl.col(f"__bad{i}")).then(pl.lit(why))
     text_cols = [c for c in (*STRING_FIELDS, "src_ip") if c in out.columns]
-    reason = reason.when(
-        pl.any_horizontal([pl.col(c).str.contains("\x00", literal=True) for c in text_cols])
-    ).then(pl.lit("nul_byte"))
+    if check_nul:
+        reason = reason.when(
+            pl.any_horizontal([pl.col(c).str.contains("\x00", literal=True) for c in text_cols])
+        ).then(pl.lit("nul_byte"))
     out = out.with_columns(reason.otherwise(None).alias("__reason"))
 
     bad_mask = out["__reason"].is_not_null()

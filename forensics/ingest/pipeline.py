@@ -20,6 +20,7 @@ import threading
 import time
 import zoneinfo
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, TypeVar
@@ -46,7 +47,7 @@ T = TypeVar("T")
 
 # Events buffered across batches before the day buffers are written out as Parquet files
 # (the main memory knob; FORENSICS_INGEST_FLUSH_ROWS overrides it).
-FLUSH_ROWS = int(os.environ.get("FORENSICS_INGEST_FLUSH_ROWS", "") or 1_000_000)
+FLUSH_ROWS = int(os.environ.get("FORENSICS_INGEST_FLUSH_ROWS", "") or 500_000)
 
 
 @dataclass
@@ -121,13 +122,24 @@ class IngestResult:
 
 
 class _EventWriter:
-    """Buffers canonical events per UTC day and writes them as staged Parquet parts."""
+    """Buffers canonical events per UTC day and writes them as staged Parquet parts.
+
+    A day's buffer is written when it holds ``DAY_ROWS`` events (time-ordered logs give
+    files of that size), and every buffer when all of them hold ``FLUSH_ROWS`` (the
+    memory bound). Writing happens in a background thread, at most one write at a time,
+    so that compressing Parquet overlaps with parsing the next batches.
+    """
+
+    DAY_ROWS = 250_000
 
     def __init__(self, txn: Transaction) -> None:
         self.txn = txn
         self.buffers: dict[dt.date, list[pl.DataFrame]] = {}
+        self.rows: dict[dt.date, int] = {}
         self.buffered = 0
         self.parts = 0
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="forensics-write")
+        self._pending: Future[None] | None = None
 
     def add(self, events: pl.DataFrame) -> None:
         if events.height == 0:
@@ -135,18 +147,51 @@ class _EventWriter:
         days = events.with_columns(pl.col("ts").dt.date().alias("__day"))
         for (day,), part in days.partition_by("__day", as_dict=True, include_key=False).items():
             self.buffers.setdefault(day, []).append(part)  # type: ignore[arg-type]
+            self.rows[day] = self.rows.get(day, 0) + part.height  # type: ignore[index]
         self.buffered += events.height
+        full = [d for d, n in self.rows.items() if n >= self.DAY_ROWS]
         if self.buffered >= FLUSH_ROWS:
             self.flush()
+        elif full:
+            self.flush(full)
 
-    def flush(self) -> None:
-        for day, parts in sorted(self.buffers.items()):
-            frame = pl.concat(parts, rechunk=False)
+    def flush(self, days: list[dt.date] | None = None) -> None:
+        """Hand the buffers of ``days`` (default: all) to the writer thread."""
+        chosen = sorted(self.buffers) if days is None else sorted(days)
+        jobs: list[tuple[list[pl.DataFrame], Path]] = []
+        for day in chosen:
             rel = f"events/date={day.isoformat()}/part-{self.txn.txn_id}-{self.parts:05d}.parquet"
-            frame.write_parquet(self.txn.stage(rel), compression="zstd", statistics=True)
+            jobs.append((self.buffers.pop(day), self.txn.stage(rel)))
+            self.buffered -= self.rows.pop(day)
             self.parts += 1
+        if not jobs:
+            return
+        self.wait()  # one write in flight at most: bounded memory
+        self._pending = self._pool.submit(_write_parts, jobs)
+
+    def wait(self) -> None:
+        """Wait for the write in flight (and raise its error, if any)."""
+        if self._pending is not None:
+            pending, self._pending = self._pending, None
+            pending.result()
+
+    def close(self) -> None:
+        """Write what is left and wait for it."""
+        self.flush()
+        self.wait()
+        self._pool.shutdown()
+
+    def abort(self) -> None:
+        """Stop without writing more (the transaction's staging is thrown away)."""
         self.buffers.clear()
-        self.buffered = 0
+        with contextlib.suppress(BaseException):
+            self.wait()
+        self._pool.shutdown()
+
+
+def _write_parts(jobs: list[tuple[list[pl.DataFrame], Path]]) -> None:
+    for parts, path in jobs:
+        pl.concat(parts, rechunk=False).write_parquet(path, compression="zstd", statistics=True)
 
 
 class _Quarantine:
@@ -303,27 +348,31 @@ def ingest(
         writer = _EventWriter(txn)
         quarantine_parts: list[Path] = []
         seen_this_run: dict[str, str] = {}
-        for i, path in enumerate(files):
-            report = _ingest_one(
-                path,
-                i,
-                opts,
-                spec,
-                txn,
-                writer,
-                index,
-                known,
-                known_sizes,
-                seen_this_run,
-                quarantine_parts,
-                progress,
-            )
-            result.inputs.append(report)
-            if report.status == "error":
-                errors.append(f"{path}: {report.message}")
-            if on_input is not None:
-                on_input(report)
-        writer.flush()
+        try:
+            for i, path in enumerate(files):
+                report = _ingest_one(
+                    path,
+                    i,
+                    opts,
+                    spec,
+                    txn,
+                    writer,
+                    index,
+                    known,
+                    known_sizes,
+                    seen_this_run,
+                    quarantine_parts,
+                    progress,
+                )
+                result.inputs.append(report)
+                if report.status == "error":
+                    errors.append(f"{path}: {report.message}")
+                if on_input is not None:
+                    on_input(report)
+            writer.close()
+        except BaseException:
+            writer.abort()
+            raise
         if quarantine_parts:
             qrel = f"quarantine/{txn.txn_id}.jsonl"
             with open(txn.stage(qrel), "wb") as out:
@@ -431,7 +480,13 @@ def _ingest_one(
                 quarantine.add_rejects(batch.rejects)
                 if batch.frame.height == 0:
                     continue
-                norm = normalise_batch(batch.frame, spec, opts.tz, str(path))
+                norm = normalise_batch(
+                    batch.frame,
+                    spec,
+                    opts.tz,
+                    str(path),
+                    check_nul=not getattr(batch, "nul_free", False),
+                )
                 quarantine.add_frame(norm.rejects)
                 naive = naive or norm.naive_times
                 for k, v in norm.sources.items():
