@@ -95,4 +95,14 @@ def write_report(
         tmp.replace(path)
     except OSError as exc:
         raise ForensicsError(f"cannot write {output}: {exc.strerror or exc}") from None
+    from rich.text import Text
+
+    from forensics.console import quiet_from_env, stderr
+    from forensics.report.escape import terminal
+
+    if not quiet_from_env():
+        # the path is user text: printed as plain Text, never as Rich markup
+        stderr.print(
+            Text(f"report ({output_format}, {len(report.rings)} rings) written to {terminal(path)}")
+        )
     return report
