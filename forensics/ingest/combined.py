@@ -233,6 +233,21 @@ def _unescape(expr: pl.Expr) -> pl.Expr:
     return expr.str.replace_all(r'\\(["\\])', "$1")
 
 
+# The named groups of a parsed line (extra fields add xq<i>/xb<i>), in output order.
+_GROUP_NAMES = (
+    "src_ip",
+    "ident",
+    "user",
+    "time",
+    "request",
+    "status",
+    "bytes",
+    "referer",
+    "user_agent",
+    "trailing",
+)
+
+
 def _groups_by_quotes(frame: pl.DataFrame, n_extra: int) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Fast path: split backslash-free lines on ``"`` (exact, as no quote can be escaped).
 
@@ -287,8 +302,8 @@ def _groups_by_quotes(frame: pl.DataFrame, n_extra: int) -> tuple[pl.DataFrame, 
         .fill_null(False)
         .alias("ok"),
     )
-    keep = [*frame.columns, "src_ip", "ident", "user", "time", "request", "status", "bytes"]
-    keep += ["referer", "user_agent", *[f"x{q}{i}" for i in range(n_extra) for q in "qb"]]
+    keep = [*frame.columns, *_GROUP_NAMES[:-1]]
+    keep += [f"x{q}{i}" for i in range(n_extra) for q in "qb"]
     fast = split.filter(pl.col("ok")).select(*keep, "trailing")
     rest = split.filter(~pl.col("ok")).select(frame.columns)
     return fast, rest

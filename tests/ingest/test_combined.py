@@ -204,3 +204,38 @@ def test_binary_junk_is_rejected_line_by_line_without_crashing():
     frame, rejects = read(junk)
     assert frame["src_ip"].to_list() == ["203.0.113.9"]
     assert rejects and all(r.reason in ("nul_byte", "invalid_utf8") for r in rejects)
+
+
+def test_fast_quote_split_and_full_regex_parse_every_line_alike(monkeypatch):
+    """The quote-split fast path is an optimisation: it must agree with the regex path."""
+    import forensics.ingest.combined as combined
+
+    lines = [
+        COMBINED,
+        COMMON,
+        COMBINED.replace("alice", "-").replace(" 2326 ", " - "),
+        COMBINED.rstrip("\n") + '  "acct_1" "req-1" \r\n',
+        COMBINED.rstrip("\n") + " 0.153\n",
+        '2001:db8::1 - - [10/Oct/2000:13:55:36 +0000] "-" 400 0 "-" "-"\n',
+        '192.0.2.1 - - [10/Oct/2000:13:55:36 +0000] "\\x16\\x03\\x01" 400 157 "" ""\n',
+        'h - jane doe [10/Oct/2000:13:55:36 +0000] "GET /a b HTTP/1.0" 200 1\n',
+        "not a log line\n",
+        '192.0.2.1 - - [10/Oct/2000:13:55:36 +0000] "GET / HTTP/1.1" 200 1 "-"\n',
+    ]
+    data = "".join(lines).encode()
+    options = {"extra_fields": ("account_id", "request_id")}
+    fast = read(data, **options)
+
+    def everything_to_regex(frame, n_extra):
+        empty = frame.clear().with_columns(
+            pl.lit(None, dtype=pl.String).alias(c)
+            for c in [*combined._GROUP_NAMES, *[f"x{q}{i}" for i in range(n_extra) for q in "qb"]]
+        )
+        return empty, frame
+
+    monkeypatch.setattr(combined, "_groups_by_quotes", everything_to_regex)
+    slow = read(data, **options)
+    assert fast[0].equals(slow[0])
+    assert fast[1] == slow[1]
+    assert fast[0].height == 9
+    assert [(r.line, r.reason) for r in fast[1]] == [(9, "not_combined_log")]
