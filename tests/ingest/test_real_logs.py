@@ -17,7 +17,9 @@ import pytest
 from typer.testing import CliRunner
 
 from forensics.cli import app
-from tests.conftest import REAL_LOGS
+
+# As tests/conftest.py's REAL_LOGS: ../shared/real_logs beside the clone (read-only in CI).
+REAL_LOGS = Path(__file__).resolve().parents[2].parent / "shared" / "real_logs"
 
 UTC = dt.UTC
 
