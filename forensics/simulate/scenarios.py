@@ -103,6 +103,10 @@ def _blatant(accounts: int) -> RingSpec:
     )
 
 
+# The reported campaign: ~26 requests per account per day over all 44 days (28.8M requests
+# from 25,000 accounts), so its fleets run nearly every day from the start.
+FULL_TIME = {"rate": 30.0, "p_active": 0.95, "start_spread_days": 0.05, "churn": 0.03}
+
 SCENARIOS: dict[str, Scenario] = {
     "smoke": Scenario(
         name="smoke",
@@ -187,20 +191,20 @@ SCENARIOS: dict[str, Scenario] = {
         days=44,
         benign=200_000,
         rings=(
-            RingSpec(accounts=12_000, rate=28.5, pool_per_account=0.6),
-            RingSpec(accounts=6_000, rate=28.5, families=(0.1, 0.45, 0.3, 0.1, 0.05)),
+            RingSpec(accounts=20_000, **FULL_TIME, pool_per_account=0.8, creation_waves=12),
+            RingSpec(accounts=2_500, **FULL_TIME, families=(0.1, 0.45, 0.3, 0.1, 0.05)),
             RingSpec(
-                accounts=4_000,
-                rate=28.5,
+                accounts=1_500,
+                **FULL_TIME,
                 families=(0.25, 0.1, 0.15, 0.2, 0.3),
                 pacing="flat",
                 window_hours=(20.0, 24.0),
             ),
             RingSpec(
-                accounts=2_000, rate=28.5, camouflage=0.35, families=(0.5, 0.0, 0.3, 0.2, 0.0)
+                accounts=700, **FULL_TIME, camouflage=0.35, families=(0.5, 0.0, 0.3, 0.2, 0.0)
             ),
             RingSpec(
-                accounts=1_000, rate=28.5, families=(0.2, 0.3, 0.3, 0.1, 0.1), creation_waves=3
+                accounts=300, **FULL_TIME, families=(0.2, 0.3, 0.3, 0.1, 0.1), creation_waves=3
             ),
         ),
         nat_groups=(400, 250, 150, 80, 60, 40),
