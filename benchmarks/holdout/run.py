@@ -11,11 +11,14 @@ kind; `--json` prints one JSON document instead.
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
+import shlex
 import shutil
 import subprocess
 import sys
+import tarfile
 import tempfile
 import time
 from pathlib import Path
@@ -38,23 +41,48 @@ BENIGN_ORDER = (
 )
 
 
-def find_cli() -> str:
+def find_cli() -> list[str]:
     """The `forensics` next to this interpreter (the project venv), else the one on PATH."""
     local = Path(sys.executable).with_name("forensics")
     if local.exists():
-        return str(local)
+        return [str(local)]
     found = shutil.which("forensics")
     if not found:
         raise SystemExit("run.py: cannot find the `forensics` command; activate the venv")
-    return found
+    return [found]
 
 
-def run_stage(argv: list[str], log: Path) -> dict[str, Any]:
+def snapshot(rev: str, dest: Path) -> str:
+    """Export the package as of git revision `rev` into dest; return the full commit hash.
+
+    Other engineers edit the shared working tree while a benchmark runs; running the CLI
+    from a snapshot ties the figures to one commit.
+    """
+    repo = Path(__file__).resolve().parents[2]
+    commit = subprocess.run(
+        ["git", "-C", str(repo), "rev-parse", "--verify", f"{rev}^{{commit}}"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    archive = subprocess.run(
+        ["git", "-C", str(repo), "archive", "--format=tar", commit, "forensics"],
+        capture_output=True,
+        check=True,
+    ).stdout
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(dest, filter="data")
+    return commit
+
+
+def run_stage(
+    argv: list[str], log: Path, env: dict[str, str] | None = None, cwd: Path | None = None
+) -> dict[str, Any]:
     """Run one CLI stage; wall time, peak RSS (MiB), exit code, stdout and stderr's tail."""
     out_path, err_path = log.parent / f"{log.name}.out", log.parent / f"{log.name}.err"
     t0 = time.perf_counter()
     with open(out_path, "wb") as out, open(err_path, "wb") as err:
-        proc = subprocess.Popen(argv, stdout=out, stderr=err)
+        proc = subprocess.Popen(argv, stdout=out, stderr=err, env=env, cwd=cwd)
         _, status, usage = os.wait4(proc.pid, 0)
         proc.returncode = os.waitstatus_to_exitcode(status)
     seconds = time.perf_counter() - t0
@@ -107,7 +135,14 @@ def own_metrics(store: Path, truth_csv: Path) -> dict[str, Any]:
 
 
 def run_one(
-    cli: str, family: str, seed: int, scale: float, work: Path, cluster_args: list[str]
+    cli: list[str],
+    family: str,
+    seed: int,
+    scale: float,
+    work: Path,
+    cluster_args: list[str],
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
 ) -> dict[str, Any]:
     """Generate one dataset and push it through ingest, cluster and evaluate."""
     data, store = work / f"{family}-{seed}", work / f"{family}-{seed}.store"
@@ -129,7 +164,7 @@ def run_one(
         (
             "ingest",
             [
-                cli,
+                *cli,
                 "ingest",
                 str(data / "events.jsonl"),
                 "--store",
@@ -138,11 +173,11 @@ def run_one(
                 str(data / "accounts.csv"),
             ],
         ),
-        ("cluster", [cli, "cluster", str(store), *cluster_args]),
-        ("evaluate", [cli, "evaluate", str(store), "--truth", str(data / "truth.csv"), "--json"]),
+        ("cluster", [*cli, "cluster", str(store), *cluster_args]),
+        ("evaluate", [*cli, "evaluate", str(store), "--truth", str(data / "truth.csv"), "--json"]),
     ]
     for name, argv in stages:
-        res = run_stage(argv, work / f"{family}-{seed}.{name}")
+        res = run_stage(argv, work / f"{family}-{seed}.{name}", env, cwd)
         row["timings"][f"{name}_s"] = res["seconds"]
         row["peak_rss_mib"][name] = res["peak_rss_mib"]
         if res["rc"] != 0:
@@ -224,6 +259,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", action="store_true", help="print one JSON document")
     ap.add_argument("--per-ring", action="store_true", help="also print every true ring")
     ap.add_argument(
+        "--commit",
+        help="run the CLI from this git revision's `forensics/` (exported to the work dir), "
+        "not from the shared working tree",
+    )
+    ap.add_argument(
+        "--forensics",
+        help="command that runs the CLI, e.g. 'python -m forensics' (default: the venv's)",
+    )
+    ap.add_argument(
         "--cluster-arg",
         action="append",
         default=[],
@@ -235,25 +279,36 @@ def main(argv: list[str] | None = None) -> int:
     if bad:
         ap.error(f"unknown families: {', '.join(bad)}")
     seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
-    cli = find_cli()
+    cli = shlex.split(args.forensics) if args.forensics else find_cli()
     tmp = None
     if args.work is None:
         tmp = tempfile.TemporaryDirectory(prefix="holdout-")
         work = Path(tmp.name)
     else:
-        work = args.work
+        work = args.work.resolve()
         work.mkdir(parents=True, exist_ok=True)
+    env, cwd, commit = None, None, None
+    if args.commit:
+        cwd = work / "snapshot"
+        shutil.rmtree(cwd, ignore_errors=True)
+        cwd.mkdir()
+        commit = snapshot(args.commit, cwd)
+        env = {**os.environ, "PYTHONPATH": str(cwd)}
+        cli = [sys.executable, "-m", "forensics"]
+        print(f"holdout: running forensics from commit {commit[:12]}", file=sys.stderr)
     rows = []
     try:
         for family in families:
             for seed in seeds:
                 print(f"holdout: {family} seed {seed} ...", file=sys.stderr, flush=True)
-                rows.append(run_one(cli, family, seed, args.scale, work, args.cluster_arg))
+                rows.append(
+                    run_one(cli, family, seed, args.scale, work, args.cluster_arg, env, cwd)
+                )
     finally:
         if tmp is not None:
             tmp.cleanup()
     if args.json:
-        print(json.dumps({"scale": args.scale, "runs": rows}, default=str))
+        print(json.dumps({"scale": args.scale, "commit": commit, "runs": rows}, default=str))
     else:
         print(render(rows, args.per_ring))
     return 1 if any("error" in r for r in rows) else 0
