@@ -458,18 +458,13 @@ def _activity(
         events = events.filter(pl.col("ts") >= start)
     if end is not None:
         events = events.filter(pl.col("ts") < end)
-    # An account in two rings is counted once, for its strongest ring.
-    owner = (
-        members.lazy()
-        .sort("score", descending=True)
-        .unique("account_id", keep="first", maintain_order=True)
-        .select("account_id", "ring_id")
-    )
+    membership = members.lazy().select("account_id", "ring_id").unique()
+    flagged_accounts = membership.select("account_id").unique()
     day = pl.col("ts").dt.convert_time_zone(tz).dt.date().alias("date")
-    # Each event is tagged with its account's ring by a join against the (small) member
-    # table; the four aggregations share that one scan and run on the streaming engine.
-    tagged = events.join(owner, on="account_id", how="left")
-    flagged = tagged.filter(pl.col("ring_id").is_not_null())
+    # Joins against the (small) member table; the aggregations share one scan of the events
+    # and run on the streaming engine. Store-wide figures count each event once; a ring's
+    # figures count every event of its members, even one that is also in another ring.
+    is_flagged = pl.col("account_id").is_in(flagged_accounts.collect()["account_id"].implode())
     totals_q = events.select(
         pl.len().alias("events"),
         pl.col("account_id").n_unique().alias("accounts"),
@@ -478,25 +473,35 @@ def _activity(
         pl.col("ts").max().alias("last"),
     )
     daily_q = (
-        tagged.group_by(day, "ring_id")
+        events.group_by(day, is_flagged.alias("flagged"))
         .agg(pl.len().alias("requests"), pl.col("output_tokens").sum())
         .sort("date")
     )
-    ring_accounts_q = flagged.group_by(day, "ring_id").agg(
-        pl.col("account_id").n_unique().alias("accounts")
+    ring_q = (
+        events.join(membership, on="account_id", how="inner")
+        .group_by(day, "ring_id")
+        .agg(
+            pl.len().alias("requests"),
+            pl.col("output_tokens").sum(),
+            pl.col("account_id").n_unique().alias("accounts"),
+        )
+        .sort("date")
     )
-    member_q = flagged.group_by("account_id").agg(
-        pl.len().alias("requests"),
-        pl.col("output_tokens").sum(),
-        pl.col("ts").min().alias("first_seen"),
-        pl.col("ts").max().alias("last_seen"),
+    member_q = (
+        events.join(flagged_accounts, on="account_id", how="semi")
+        .group_by("account_id")
+        .agg(
+            pl.len().alias("requests"),
+            pl.col("output_tokens").sum(),
+            pl.col("ts").min().alias("first_seen"),
+            pl.col("ts").max().alias("last_seen"),
+        )
     )
-    totals, daily, ring_accounts, per_member = pl.collect_all(
-        [totals_q, daily_q, ring_accounts_q, member_q], engine="streaming"
+    totals, daily, ring_daily, per_member = pl.collect_all(
+        [totals_q, daily_q, ring_q, member_q], engine="streaming"
     )
-    daily = daily.join(ring_accounts, on=["date", "ring_id"], how="left", nulls_equal=False)
-    flagged_daily = daily.filter(pl.col("ring_id").is_not_null())
-    population = daily.filter(pl.col("ring_id").is_null())
+    flagged_daily = daily.filter(pl.col("flagged"))
+    population = daily.filter(~pl.col("flagged"))
     return {
         "totals": totals.row(0, named=True),
         "flagged": {
@@ -508,9 +513,9 @@ def _activity(
                 Day(d, int(r), int(a))
                 for d, r, a in part.select("date", "requests", "accounts").iter_rows()
             ]
-            for key, part in flagged_daily.partition_by("ring_id", as_dict=True).items()
+            for key, part in ring_daily.partition_by("ring_id", as_dict=True).items()
         },
-        "ring_totals": flagged_daily.group_by("ring_id")
+        "ring_totals": ring_daily.group_by("ring_id")
         .agg(pl.col("requests").sum(), pl.col("output_tokens").sum())
         .rows_by_key("ring_id", named=True, unique=True),
         "population_daily": [

@@ -100,3 +100,38 @@ def test_charts_load_ring_edges_and_feature_values(clustered_store):
     assert list(ring.features) == ["requests"]
     assert ring.features["requests"].tolist() == [20.0] * len(RING_ACCOUNTS)
     assert report.population_features["requests"][1].size == 19
+
+
+def test_account_in_two_rings_counts_for_each_ring_but_once_overall(make_store):
+    from .conftest import write_rings
+
+    store = make_store(
+        [
+            {"ts": f"2024-05-01T0{i}:00:00Z", "account_id": a, "output_tokens": 10}
+            for i, a in enumerate(["a", "a", "b", "c"])
+        ]
+    )
+    ring = {
+        "size": 2,
+        "first_seen": None,
+        "last_seen": None,
+        "requests": 0,
+        "output_tokens": 0,
+        "views": [],
+        "headline": "h",
+        "evidence": "{}",
+    }
+    write_rings(
+        store,
+        [ring | {"ring_id": "R001", "score": 0.9}, ring | {"ring_id": "R002", "score": 0.8}],
+        [
+            {"ring_id": "R001", "account_id": "a", "score": 0.9},
+            {"ring_id": "R001", "account_id": "b", "score": 0.9},
+            {"ring_id": "R002", "account_id": "a", "score": 0.8},
+        ],
+    )
+    report = build_report(store)
+    assert [r.requests for r in report.rings] == [3, 2]
+    assert report.summary.flagged_requests == 3
+    assert report.summary.accounts_flagged == 2
+    assert report.summary.share_requests == pytest.approx(3 / 4)
