@@ -75,6 +75,11 @@ def window(report: Report) -> str:
 def summary_rows(report: Report) -> list[tuple[str, str]]:
     """The summary as label/value pairs (values are tool-made, not log text)."""
     s = report.summary
+    several = (
+        [("Accounts in more than one ring", count(s.accounts_in_several_rings))]
+        if s.accounts_in_several_rings
+        else []
+    )
     return [
         ("Time span", time_span(report)),
         ("Window shown", window(report)),
@@ -83,6 +88,7 @@ def summary_rows(report: Report) -> list[tuple[str, str]]:
         ("Accounts", count(s.accounts)),
         ("Rings found", count(s.rings_found)),
         ("Accounts flagged", count(s.accounts_flagged)),
+        *several,
         ("Flagged share of requests", pct(s.share_requests)),
         ("Flagged share of output tokens", pct(s.share_output_tokens)),
     ]

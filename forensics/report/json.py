@@ -37,6 +37,7 @@ def report_dict(report: Report) -> dict[str, Any]:
         "rings_found": s.rings_found,
         "rings_shown": s.rings_shown,
         "accounts_flagged": s.accounts_flagged,
+        "accounts_in_several_rings": s.accounts_in_several_rings,
         "flagged_requests": s.flagged_requests,
         "flagged_output_tokens": s.flagged_output_tokens,
         "flagged_share_requests": _num(s.share_requests) if s.share_requests is not None else None,

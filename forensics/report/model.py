@@ -112,6 +112,7 @@ class Summary:
     rings_found: int
     rings_shown: int
     accounts_flagged: int
+    accounts_in_several_rings: int
     flagged_requests: int
     flagged_output_tokens: int
     redacted: bool
@@ -377,6 +378,10 @@ def build_report(
         rings_found=rings_found,
         rings_shown=len(rings),
         accounts_flagged=members_frame["account_id"].n_unique(),
+        accounts_in_several_rings=members_frame.group_by("account_id")
+        .agg(pl.col("ring_id").n_unique())
+        .filter(pl.col("ring_id") > 1)
+        .height,
         flagged_requests=int(flagged["requests"] or 0),
         flagged_output_tokens=int(flagged["output_tokens"] or 0),
         redacted=redact is not None,

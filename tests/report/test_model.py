@@ -134,4 +134,5 @@ def test_account_in_two_rings_counts_for_each_ring_but_once_overall(make_store):
     assert [r.requests for r in report.rings] == [3, 2]
     assert report.summary.flagged_requests == 3
     assert report.summary.accounts_flagged == 2
+    assert report.summary.accounts_in_several_rings == 1
     assert report.summary.share_requests == pytest.approx(3 / 4)
