@@ -2,10 +2,13 @@
 
     %h %l %u %t "%r" %>s %b "%{Referer}i" "%{User-agent}i" ["extra" ...]
 
-Lines are cut from the byte stream with numpy (no per-line Python), turned into one Arrow
-string array per block, and parsed by a single ``str.extract_groups`` regex over the polars
-Series. Only lines that fail (invalid UTF-8, NUL bytes, absurdly long, not the format, bad
-time) become :class:`Reject` records, each with its reason and raw text.
+Lines are cut from the byte stream with numpy (no per-line Python) into one zero-copy
+Arrow string array per block, and parsed as polars expressions over the whole block. Lines
+without a backslash cannot hold an escaped quote, so they are split exactly on ``"``
+(fast path). The rest (escapes, bare extra fields, odd spacing) go through one
+``str.extract_groups`` regex. Both paths give the same rows; a test pins that. Only
+lines that fail (invalid UTF-8, NUL bytes, absurdly long, not the format, bad time) become
+:class:`Reject` records, each with its reason and raw text.
 
 Choices a responder relies on (see docs/formats-weblogs-otel.md):
 
