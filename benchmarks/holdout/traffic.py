@@ -426,6 +426,15 @@ def build(rng: np.random.Generator, g: Group, world: World) -> Built:
     prompt = _prompts(rng, g, n)
     model = _models(rng, g, world, acct, t)
     columns = _request_shape(rng, g, n, prompt, model)
+    # Listing models sends no message, names no model and uses no tokens.
+    listing = pl.lit(columns["method"]) == "GET"
+    prompt, model = (
+        pl.select(pl.when(listing).then(None).otherwise(pl.lit(s))).to_series()
+        for s in (prompt, model)
+    )
+    columns["input_tokens"] = np.where(
+        columns["method"].to_numpy() == "GET", 0, columns["input_tokens"]
+    )
 
     keys = hex_ids(rng, g.n * 2, "key_")
     key_pick = acct * 2 + (rng.random(n) < 0.15)
