@@ -6,8 +6,8 @@ line, or one whole (pretty-printed) JSON document. Each span
 (``resourceLogs[].scopeLogs[].logRecords[]``) becomes one row.
 
 The parse is vectorised: a block of lines is decoded by polars against a fixed OTLP schema
-(scalar attribute values; lines holding an ``arrayValue`` get a second, deep decode for
-structured ``gen_ai.input.messages``), exploded to one row per span/record, and
+(scalar attribute values; lines holding a structured ``gen_ai.input.messages`` get a
+second, deep decode), exploded to one row per span/record, and
 attributes are looked up in a long (record, key, value) frame. Resource attributes are merged under the record's own
 attributes (the record's value wins). Both generations of the GenAI semantic conventions
 are mapped (see ``FIELD_ATTRIBUTES``). Only lines that fail to decode are handled one by
@@ -361,14 +361,22 @@ def _structured_user_text(messages: pl.DataFrame) -> pl.DataFrame:
     return pl.concat([msgs.select("rec", pl.col("content").alias("text")), parts])
 
 
+# A message attribute given as a structured AnyValue: the trigger for the deep pass.
+_STRUCTURED_MESSAGES = (
+    r'"key"\s*:\s*"gen_ai\.input\.messages"\s*,\s*"value"\s*:\s*\{\s*"arrayValue"'
+)
+
+
 def _structured_messages(frame: pl.DataFrame, records: pl.DataFrame) -> pl.DataFrame:
     """(rec, text) of user messages recorded as structured AnyValues, via a deep decode.
 
-    Only lines that hold an ``arrayValue`` are decoded again with deep values; their
-    records are matched to the main pass by (source_line, record_kind, ordinal).
+    Only lines where a message attribute holds an ``arrayValue`` (key written before
+    value, as every exporter does) are decoded again with deep values; their records are
+    matched to the main pass by (source_line, record_kind, ordinal). Other array values
+    (``gen_ai.response.finish_reasons`` on every span) do not trigger the deep pass.
     """
     empty = pl.DataFrame(schema={"rec": pl.UInt32, "text": pl.String})
-    deep_lines = frame.filter(pl.col("line").str.contains('"arrayValue"', literal=True))
+    deep_lines = frame.filter(pl.col("line").str.contains(_STRUCTURED_MESSAGES))
     if deep_lines.height == 0:
         return empty
     decoded, _ = _decode(deep_lines, EXPORT_REQUEST_DEEP)

@@ -269,3 +269,41 @@ def test_binary_junk_is_rejected_line_by_line_without_crashing():
     frame, rejects = read(raw=junk)
     assert frame.height == 0
     assert rejects and all(r.reason in ("nul_byte", "invalid_utf8") for r in rejects)
+
+
+def test_instrumentation_shaped_span_with_array_finish_reasons_and_tool_span():
+    """The shape opentelemetry-instrumentation-openai-v2 exports (content capture on)."""
+    messages = [{"role": "user", "parts": [{"type": "text", "content": "Weather in Oslo?"}]}]
+    chat = span(
+        [
+            attr("gen_ai.operation.name", "chat"),
+            attr("gen_ai.provider.name", "openai"),
+            attr("gen_ai.request.model", "gpt-4o"),
+            attr("gen_ai.response.model", "gpt-4o-2024-08-06"),
+            {"key": "gen_ai.request.temperature", "value": {"doubleValue": 0.2}},
+            attr("gen_ai.usage.input_tokens", 31),
+            attr("gen_ai.usage.output_tokens", 19),
+            attr(
+                "gen_ai.response.finish_reasons",
+                {"arrayValue": {"values": [{"stringValue": "tool_calls"}]}},
+            ),
+            attr("gen_ai.system_instructions", '[{"type":"text","content":"be a forecaster"}]'),
+            attr("gen_ai.input.messages", json.dumps(messages)),
+        ],
+        span_id="c1",
+        kind=3,
+        parentSpanId="",
+        status={"code": 1},
+    )
+    tool = span(
+        [attr("gen_ai.operation.name", "execute_tool"), attr("gen_ai.tool.name", "weather")],
+        span_id="c2",
+        start=T0 + 1_500_000_000,
+        end=T0 + 1_800_000_000,
+    )
+    frame, rejects = read(traces([chat, tool], resource=[attr("service.name", "agent")]))
+    assert rejects == []
+    assert frame["prompt"].to_list() == ["Weather in Oslo?", None]
+    assert frame["gen_ai.response.model"].to_list() == ["gpt-4o-2024-08-06", None]
+    assert frame["gen_ai.operation.name"].to_list() == ["chat", "execute_tool"]
+    assert frame["latency_ms"].to_list() == [1500.0, 300.0]
