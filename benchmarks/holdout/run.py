@@ -273,7 +273,15 @@ def main(argv: list[str] | None = None) -> int:
         default=[],
         help="extra argument for `forensics cluster` (repeatable)",
     )
+    ap.add_argument(
+        "--render", type=Path, help="print the tables of a saved --json result and exit"
+    )
     args = ap.parse_args(argv)
+    if args.render:
+        saved = json.loads(args.render.read_text())
+        print(f"commit {saved.get('commit') or 'working tree'}, scale {saved['scale']}")
+        print(render(saved["runs"], args.per_ring))
+        return 0
     families = [f.strip() for f in args.families.split(",") if f.strip()]
     bad = [f for f in families if f not in FAMILIES]
     if bad:
