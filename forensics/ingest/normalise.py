@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
+from forensics.errors import ForensicsError
 from forensics.ingest.profiles import ALIASES, Profile
 from forensics.schema import EVENT_SCHEMA, MAPPABLE_EVENT_FIELDS, UTC_TS
 
@@ -59,6 +60,12 @@ class MappingSpec:
             for src in sources:
                 if src in MAPPABLE_EVENT_FIELDS and src != target:
                     out[target] = src
+        for target, src in out.items():
+            if src in out:
+                raise ForensicsError(
+                    f"mapping {target}={src}: {src} is itself mapped from {out[src]}; "
+                    f"map {target} from {out[src]}'s source instead"
+                )
         return out
 
 
@@ -122,8 +129,6 @@ def _as_string(expr: pl.Expr, dtype: pl.DataType) -> pl.Expr:
             .str.strip_prefix('{"v":')
             .str.strip_suffix("}")
         )
-    elif dtype == pl.Null:
-        out = expr.cast(pl.String)
     else:
         out = expr.cast(pl.String)
     return out

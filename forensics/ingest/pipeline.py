@@ -331,6 +331,7 @@ def ingest(
         file=load_mapping_file(opts.mapping_file) if opts.mapping_file else {},
         profile=get_profile(opts.profile) if opts.profile else None,
     )
+    spec.derived()  # fail early on a mapping that chains canonical fields
     if opts.format != "auto":
         get_reader(opts.format)  # fail early on an unknown format
     if opts.accounts is not None and not Path(opts.accounts).is_file():

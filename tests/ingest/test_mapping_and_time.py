@@ -144,3 +144,11 @@ def test_naive_times_default_to_utc_and_the_summary_says_so(write, run_ingest, e
 def test_unknown_tz_is_a_clear_error(write, run_ingest):
     with pytest.raises(ForensicsError, match="time zone"):
         run_ingest(write("a.jsonl", jsonl([{"ts": 1, "user": "u"}])), tz="Mars/Olympus")
+
+
+def test_mapping_a_field_from_a_field_that_is_itself_mapped_is_refused(write, run_ingest):
+    with pytest.raises(ForensicsError, match="itself mapped"):
+        run_ingest(
+            write("a.jsonl", jsonl([{"ts": 1, "user": "u"}])),
+            maps=["account_id=src_ip", "src_ip=account_id"],
+        )
