@@ -403,7 +403,8 @@ def _structured_messages(frame: pl.DataFrame, records: pl.DataFrame) -> pl.DataF
 
 def _messages_from_json_text(texts: pl.DataFrame) -> pl.DataFrame:
     """(rec, text) of user messages in JSON-string message lists; plain text passes through."""
-    is_list = pl.col("text").str.strip_chars_start().str.starts_with("[")
+    # A list of objects; "[INST] ..." and other bracketed prompt text are plain text.
+    is_list = pl.col("text").str.contains(r"^\s*\[\s*\{")
     plain = texts.filter(~is_list)
     as_json = texts.filter(is_list)
     try:

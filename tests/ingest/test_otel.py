@@ -307,3 +307,9 @@ def test_instrumentation_shaped_span_with_array_finish_reasons_and_tool_span():
     assert frame["gen_ai.response.model"].to_list() == ["gpt-4o-2024-08-06", None]
     assert frame["gen_ai.operation.name"].to_list() == ["chat", "execute_tool"]
     assert frame["latency_ms"].to_list() == [1500.0, 300.0]
+
+
+def test_bracketed_prompt_text_is_kept_as_text():
+    frame, rejects = read(traces([span([attr("gen_ai.prompt", "[INST] summarise this [/INST]")])]))
+    assert rejects == []
+    assert frame["prompt"].to_list() == ["[INST] summarise this [/INST]"]
