@@ -8,7 +8,7 @@ seed, scale and format. See docs/simulate.md for the scenarios and the model beh
 from __future__ import annotations
 
 import datetime as dt
-import shutil
+import re
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,7 @@ __all__ = ["SCENARIOS", "Scenario", "get_scenario", "simulate"]
 
 # The new model is released on this date; each scenario starts `release_day` days earlier.
 RELEASE_DATE = dt.datetime(2025, 2, 24, tzinfo=dt.UTC)
+_PART = re.compile(r"^part-\d{5}\.(jsonl|csv|log)(\.gz)?$")
 
 
 def _outages(sc: Scenario, rng: np.random.Generator) -> np.ndarray:
@@ -56,8 +57,16 @@ def simulate(
     if out.exists() and not out.is_dir():
         raise ForensicsError(f"{out} exists and is not a folder")
     if events_dir.exists():
-        shutil.rmtree(events_dir)
-    events_dir.mkdir(parents=True)
+        # Replace an earlier run's parts, but never delete anything else.
+        foreign = [p for p in events_dir.iterdir() if not _PART.match(p.name)]
+        if foreign:
+            raise ForensicsError(
+                f"{events_dir} holds files that simulate did not write ({foreign[0].name}); "
+                "choose an empty --out folder"
+            )
+        for part in events_dir.iterdir():
+            part.unlink()
+    events_dir.mkdir(parents=True, exist_ok=True)
 
     root = np.random.SeedSequence([seed, 20250224])
     pop_seq, outage_seq, *day_seqs = root.spawn(2 + sc.days)

@@ -209,6 +209,16 @@ def test_campaign_is_full_scale():
     assert sc.benign == 200_000 and sc.days == 44
 
 
+def test_rerun_replaces_parts_but_never_deletes_other_files(tmp_path):
+    simulate("smoke", tmp_path, seed=1, scale=0.2, progress=False)
+    simulate("smoke", tmp_path, seed=1, scale=0.2, fmt="csv", progress=False)
+    assert {p.suffix for p in (tmp_path / "events").iterdir()} == {".csv"}
+    (tmp_path / "events" / "notes.txt").write_text("mine")
+    with pytest.raises(ForensicsError, match="did not write"):
+        simulate("smoke", tmp_path, seed=1, scale=0.2, progress=False)
+    assert (tmp_path / "events" / "notes.txt").read_text() == "mine"
+
+
 def test_unknown_scenario_is_a_clear_error(tmp_path):
     with pytest.raises(ForensicsError, match="unknown scenario"):
         simulate("nope", tmp_path)
