@@ -61,31 +61,89 @@ def _as_type(name: str, target: pl.DataType, have: pl.DataType | None) -> pl.Exp
     return pl.col(name).cast(target, strict=False)
 
 
-def _slim_events(events: pl.LazyFrame) -> pl.LazyFrame:
-    """The columns the features need, with the prompt reduced to length, template, flag."""
+def _canonical(events: pl.LazyFrame) -> pl.LazyFrame:
+    """The event columns the features read, typed, without rows lacking account or time."""
     used = ("account_id", "ts", "src_ip", "user_agent", "model", "status", "input_tokens")
     used += ("output_tokens", "prompt")
-    # canonical types (a value that does not fit becomes null), missing columns as nulls
     schema = events.collect_schema()
-    events = events.select(_as_type(n, EVENT_SCHEMA[n], schema.get(n)) for n in used)
-    prompt = pl.col("prompt")
-    slim = events.filter(pl.col("account_id").is_not_null() & pl.col("ts").is_not_null()).select(
+    return events.select(_as_type(n, EVENT_SCHEMA[n], schema.get(n)) for n in used).filter(
+        pl.col("account_id").is_not_null() & pl.col("ts").is_not_null()
+    )
+
+
+def _request_stats(source: pl.LazyFrame) -> pl.LazyFrame:
+    """Per-account sums and means that need no order and no other account (one streaming pass).
+
+    Tokens, error and 429 shares (of requests with a status), prompt length, reasoning
+    requests and user agents; ratios are taken over requests where both parts are known.
+    """
+    status, prompt = pl.col("status"), pl.col("prompt")
+    both_tokens = pl.col("input_tokens").is_not_null() & pl.col("output_tokens").is_not_null()
+    rows = source.select(
         "account_id",
-        "ts",
-        "src_ip",
         "user_agent",
-        "model",
-        "status",
         "input_tokens",
         "output_tokens",
-        prompt.str.len_chars().alias("prompt_chars"),
-        prompt_skeleton(prompt).alias("_skeleton"),
-        asks_for_reasoning(prompt).alias("reasoning"),
+        pl.when(both_tokens).then(pl.col("input_tokens")).alias("_paired_in"),
+        pl.when(both_tokens).then(pl.col("output_tokens")).alias("_paired_out"),
+        (status >= 400).alias("_error"),
+        (status == 429).alias("_limited"),
+        prompt.str.len_chars().alias("_prompt_chars"),
+        asks_for_reasoning(prompt).alias("_reasoning"),
+    )
+    sums = rows.group_by("account_id").agg(
+        pl.col("user_agent").drop_nulls().n_unique().alias("_agents"),
+        pl.col("user_agent").count().alias("_ua_requests"),
+        pl.col("input_tokens").mean().alias("input_tokens_mean"),
+        pl.col("output_tokens").mean().alias("output_tokens_mean"),
+        pl.col("output_tokens").sum().alias("_out_sum"),
+        pl.col("output_tokens").count().alias("_out_count"),
+        pl.col("_paired_in").sum().alias("_paired_in"),
+        pl.col("_paired_out").sum().alias("_paired_out"),
+        pl.col("_error").sum().alias("_errors"),
+        pl.col("_limited").sum().alias("_limited"),
+        pl.col("_error").count().alias("_statuses"),
+        pl.col("_prompt_chars").count().alias("prompted_requests"),
+        pl.col("_prompt_chars").mean().alias("prompt_chars_mean"),
+        pl.col("_prompt_chars").std().alias("_prompt_chars_std"),
+        pl.col("_reasoning").mean().alias("reasoning_share"),
+    )
+    return sums.select(
+        "account_id",
+        pl.when(pl.col("_ua_requests") > 0).then(pl.col("_agents")).alias("distinct_user_agents"),
+        _safe_div(pl.col("_agents"), pl.col("_ua_requests")).alias("user_agents_per_request"),
+        "input_tokens_mean",
+        "output_tokens_mean",
+        pl.when(pl.col("_out_count") > 0).then(pl.col("_out_sum")).alias("output_tokens_total"),
+        _safe_div(pl.col("_paired_out"), pl.col("_paired_in")).alias("output_input_ratio"),
+        _safe_div(pl.col("_errors"), pl.col("_statuses")).alias("error_share"),
+        _safe_div(pl.col("_limited"), pl.col("_statuses")).alias("rate_limited_share"),
+        "prompted_requests",
+        "prompt_chars_mean",
+        _safe_div(pl.col("_prompt_chars_std"), pl.col("prompt_chars_mean")).alias(
+            "prompt_chars_cv"
+        ),
+        "reasoning_share",
+    )
+
+
+def _slim_events(source: pl.LazyFrame) -> pl.LazyFrame:
+    """What the order- and population-dependent features need, compactly.
+
+    Account, IP and model become categoricals (4 bytes a row) and the prompt its template
+    hash and word count, so that the frame held in memory is about 30 bytes per event.
+    """
+    slim = source.select(
+        pl.col("account_id").cast(pl.Categorical),
+        "ts",
+        pl.col("src_ip").cast(pl.Categorical),
+        pl.col("model").cast(pl.Categorical),
+        prompt_skeleton(pl.col("prompt")).alias("_skeleton"),
     )
     skeleton = pl.col("_skeleton")
     return slim.with_columns(
         pl.when(skeleton.is_not_null()).then(skeleton.hash(seed=0x5EED)).alias("template"),
-        skeleton_words(skeleton).alias("template_words"),
+        skeleton_words(skeleton).clip(0, 255).cast(pl.UInt8).alias("template_words"),
     ).drop("_skeleton")
 
 
@@ -150,40 +208,29 @@ def _hour_entropy(ev: pl.LazyFrame) -> pl.LazyFrame:
 
 def _ip_prefixes(ev: pl.LazyFrame) -> pl.LazyFrame:
     """(src_ip, subnet24, subnet16) for every distinct IP (prefixes computed once per IP)."""
-    ips = ev.select("src_ip").filter(pl.col("src_ip").is_not_null()).unique()
+    ips = (
+        ev.select("src_ip")
+        .filter(pl.col("src_ip").is_not_null())
+        .unique()
+        .with_columns(pl.col("src_ip").cast(pl.String).alias("_ip"))
+    )
     prefixes = [
-        subnet24(pl.col("src_ip")).alias("subnet24"),
-        subnet16(pl.col("src_ip")).alias("subnet16"),
+        subnet24(pl.col("_ip")).cast(pl.Categorical).alias("subnet24"),
+        subnet16(pl.col("_ip")).cast(pl.Categorical).alias("subnet16"),
     ]
     # IPv6 expansion is costly and IPv6 is rare: compute each family on its own rows only.
-    is_v6 = pl.col("src_ip").str.contains(":", literal=True)
+    is_v6 = pl.col("_ip").str.contains(":", literal=True)
     return pl.concat(
         [ips.filter(~is_v6).with_columns(prefixes), ips.filter(is_v6).with_columns(prefixes)]
-    )
+    ).drop("_ip")
 
 
-def _network(ev: pl.LazyFrame, account_ips: pl.LazyFrame) -> pl.LazyFrame:
-    """IP, subnet and user-agent counts and churn."""
-    per_account = account_ips.group_by("account_id").agg(
+def _network(account_ips: pl.LazyFrame) -> pl.LazyFrame:
+    """IP and subnet counts (churn ratios are derived from them and the volume)."""
+    return account_ips.group_by("account_id").agg(
         pl.col("src_ip").n_unique().alias("distinct_ips"),
         pl.col("subnet24").drop_nulls().n_unique().alias("distinct_subnets24"),
         pl.col("subnet16").drop_nulls().n_unique().alias("distinct_subnets16"),
-    )
-    agents = ev.group_by("account_id").agg(
-        pl.when(pl.col("user_agent").count() > 0)
-        .then(pl.col("user_agent").drop_nulls().n_unique())
-        .alias("distinct_user_agents"),
-        pl.col("user_agent").count().alias("_ua_requests"),
-    )
-    return agents.join(per_account, on="account_id", how="left").select(
-        "account_id",
-        "distinct_user_agents",
-        "distinct_ips",
-        "distinct_subnets24",
-        "distinct_subnets16",
-        _safe_div(pl.col("distinct_user_agents"), pl.col("_ua_requests")).alias(
-            "user_agents_per_request"
-        ),
     )
 
 
@@ -262,26 +309,8 @@ def _model_switch(mix: pl.LazyFrame, params: FeatureParams) -> pl.LazyFrame:
     )
 
 
-def _tokens_status(ev: pl.LazyFrame) -> pl.LazyFrame:
-    """Token statistics and error / rate-limit shares (of requests with a status)."""
-    status = pl.col("status")
-    return ev.group_by("account_id").agg(
-        pl.col("input_tokens").mean().alias("input_tokens_mean"),
-        pl.col("output_tokens").mean().alias("output_tokens_mean"),
-        pl.when(pl.col("output_tokens").count() > 0)
-        .then(pl.col("output_tokens").sum())
-        .alias("output_tokens_total"),
-        _safe_div(
-            pl.col("output_tokens").filter(pl.col("input_tokens").is_not_null()).sum(),
-            pl.col("input_tokens").filter(pl.col("output_tokens").is_not_null()).sum(),
-        ).alias("output_input_ratio"),
-        _safe_div((status >= 400).sum(), status.count()).alias("error_share"),
-        _safe_div((status == 429).sum(), status.count()).alias("rate_limited_share"),
-    )
-
-
-def _prompts(ev: pl.LazyFrame, params: FeatureParams) -> pl.LazyFrame:
-    """Prompt length, template repetition and reasoning requests, plus shared templates.
+def _templates(ev: pl.LazyFrame, params: FeatureParams) -> pl.LazyFrame:
+    """Template repetition within the account, and templates shared with other accounts.
 
     Shared templates: for each skeleton of at least ``min_template_words`` words, n_k is
     the number of accounts using it and idf_k = clip(ln(N/n_k) / ln(N/2), 0, 1) with N the
@@ -290,14 +319,6 @@ def _prompts(ev: pl.LazyFrame, params: FeatureParams) -> pl.LazyFrame:
     templates with n_k >= 2 of idf_k, divided by its prompts: high when most of its
     traffic comes from templates that a few other accounts, and hardly anyone else, use.
     """
-    lengths = ev.group_by("account_id").agg(
-        pl.col("prompt_chars").count().alias("prompted_requests"),
-        pl.col("prompt_chars").mean().alias("prompt_chars_mean"),
-        _safe_div(pl.col("prompt_chars").std(), pl.col("prompt_chars").mean()).alias(
-            "prompt_chars_cv"
-        ),
-        pl.col("reasoning").mean().alias("reasoning_share"),
-    )
     pairs = (
         ev.filter(pl.col("template").is_not_null())
         .group_by("account_id", "template")
@@ -334,7 +355,7 @@ def _prompts(ev: pl.LazyFrame, params: FeatureParams) -> pl.LazyFrame:
         .alias("top_template_accounts"),
         ((pl.col("n") * pl.col("idf")).sum() / pl.col("n").sum()).alias("shared_template_share"),
     )
-    return lengths.join(templates, on="account_id", how="left")
+    return templates
 
 
 def _infra_sharing(account_ips: pl.LazyFrame) -> pl.LazyFrame:
@@ -482,8 +503,10 @@ def compute_account_features(
     have records but no events get no row, though they count in the sharing features.
     """
     params = params or FeatureParams()
+    source = _canonical(events)
+    requests = _request_stats(source).collect(engine="streaming")
     # Materialise the slim events and the small shared tables once: every part reads them.
-    ev = _slim_events(events).collect(engine="streaming").lazy()
+    ev = _slim_events(source).collect(engine="streaming").lazy()
     prefixes = _ip_prefixes(ev).collect().lazy()
     account_ips = (
         ev.filter(pl.col("src_ip").is_not_null())
@@ -494,20 +517,21 @@ def compute_account_features(
         .lazy()
     )
     mix = _model_mix(ev, params).collect().lazy()
-    switch = _model_switch(mix, params)
     parts = [
         _hour_entropy(ev),
-        _network(ev, account_ips),
+        _network(account_ips),
         mix,
-        switch,
-        _tokens_status(ev),
-        _prompts(ev, params),
+        _model_switch(mix, params),
+        _templates(ev, params),
         _infra_sharing(account_ips),
         _synchrony(ev, prefixes, params),
     ]
     table = _volume_timing(ev)
     for part in parts:
         table = table.join(part, on="account_id", how="left")
+    table = table.with_columns(pl.col("account_id").cast(pl.String)).join(
+        requests.lazy(), on="account_id", how="left"
+    )
     if accounts is not None:
         table = table.join(_account_records(accounts, params), on="account_id", how="left")
         table = table.with_columns(
