@@ -1,9 +1,11 @@
 """Per-account and cross-account features, as lazy Polars over the canonical events.
 
-One pass over the events extracts the few columns the features need (the prompt becomes
-its length, a 64-bit hash of its template skeleton and a reasoning flag, so the text is
-read once); every feature is then a group-by on that slim frame, and the per-account tables
-are joined on ``account_id``. Nothing loops over events or accounts in Python.
+Two streaming passes read the events: one sums what needs neither order nor other
+accounts (tokens, statuses, prompt length and reasoning requests, user agents); the other
+keeps a slim frame of account, time, IP and model (as categoricals) and the prompt reduced
+to a 64-bit hash of its template skeleton, about 30 bytes an event. Every other feature is
+a group-by on that slim frame, and the per-account tables are joined on ``account_id``.
+Nothing loops over events or accounts in Python.
 
 Per-account features describe how one account behaves; many honest users look extreme on
 them alone (researchers, batch jobs, heavy developers), so they are context, not a gate.
