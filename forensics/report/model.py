@@ -364,7 +364,7 @@ def build_report(
     totals = activity["totals"]
     flagged = activity["flagged"]
     summary = Summary(
-        store=str(store.root),
+        store=str(store.root.resolve()),
         generated_at=dt.datetime.now(dt.UTC).replace(microsecond=0),
         tool_version=__version__,
         tz=tz,
@@ -387,7 +387,7 @@ def build_report(
         redacted=redact is not None,
         ring=ring,
         parameters={
-            "store": str(store.root),
+            "store": str(store.root.resolve()),
             "format": output_format,
             "ring": ring,
             "tz": tz,
