@@ -256,7 +256,12 @@ def features_command(
     from forensics.features.export import export_features, load_features, summary_table
     from forensics.store import Store
 
-    frame = load_features(Store(store))
+    target = Store(store)
+    if target.exists() and not target.features_path.is_file():
+        stderr.print(
+            "no saved feature table (run `forensics cluster`): computing it from the events"
+        )
+    frame = load_features(target)
     if output is None:
         stdout.print(summary_table(frame))
     else:
