@@ -83,7 +83,7 @@ def ingest_command(
         ),
     ] = None,
     mapping: Annotated[
-        str | None, typer.Option("--mapping", help="TOML file with a [map] table.")
+        str | None, typer.Option("--mapping", help="TOML file with a \\[map] table.")
     ] = None,
     profile: Annotated[
         str | None, typer.Option("--profile", help="A built-in mapping profile.")
