@@ -11,41 +11,47 @@ import datetime as dt
 import io
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
+from rich.text import Text
+
+from forensics.console import quiet_from_env, stderr, stdout
 from forensics.errors import ForensicsError
+from forensics.report import escape
+from forensics.report.csv import render_csv
+from forensics.report.html import render_html
+from forensics.report.json import render_json
+from forensics.report.markdown import render_markdown
 from forensics.report.model import FORMATS, Report, build_report
+from forensics.report.terminal import render_terminal, terminal_text
 
 __all__ = ["FORMATS", "Report", "build_report", "render", "write_report"]
 
 
+def _terminal_plain(report: Report) -> str:
+    buffer = io.StringIO()
+    terminal_text(report, buffer)
+    return buffer.getvalue()
+
+
+WRITERS: dict[str, Callable[[Report], str]] = {
+    "terminal": _terminal_plain,
+    "markdown": render_markdown,
+    "html": render_html,
+    "json": render_json,
+    "csv": render_csv,
+}
+
+
 def render(report: Report, output_format: str) -> str:
     """The report as text in one of ``FORMATS`` (terminal: plain text, no colour)."""
-    if output_format == "markdown":
-        from forensics.report.markdown import render_markdown
-
-        return render_markdown(report)
-    if output_format == "html":
-        from forensics.report.html import render_html
-
-        return render_html(report)
-    if output_format == "json":
-        from forensics.report.json import render_json
-
-        return render_json(report)
-    if output_format == "csv":
-        from forensics.report.csv import render_csv
-
-        return render_csv(report)
-    if output_format == "terminal":
-        from forensics.report.terminal import terminal_text
-
-        buffer = io.StringIO()
-        terminal_text(report, buffer)
-        return buffer.getvalue()
-    raise ForensicsError(
-        f"unknown report format {output_format!r}; use one of {', '.join(FORMATS)}"
-    )
+    writer = WRITERS.get(output_format)
+    if writer is None:
+        raise ForensicsError(
+            f"unknown report format {output_format!r}; use one of {', '.join(FORMATS)}"
+        )
+    return writer(report)
 
 
 def write_report(
@@ -77,9 +83,6 @@ def write_report(
         output_format=output_format,
     )
     if output is None and output_format == "terminal":
-        from forensics.console import stdout
-        from forensics.report.terminal import render_terminal
-
         render_terminal(report, stdout)
         return report
     text = render(report, output_format)
@@ -95,14 +98,11 @@ def write_report(
         tmp.replace(path)
     except OSError as exc:
         raise ForensicsError(f"cannot write {output}: {exc.strerror or exc}") from None
-    from rich.text import Text
-
-    from forensics.console import quiet_from_env, stderr
-    from forensics.report.escape import terminal
-
     if not quiet_from_env():
         # the path is user text: printed as plain Text, never as Rich markup
         stderr.print(
-            Text(f"report ({output_format}, {len(report.rings)} rings) written to {terminal(path)}")
+            Text(
+                f"report ({output_format}, {len(report.rings)} rings) written to {escape.terminal(path)}"
+            )
         )
     return report
