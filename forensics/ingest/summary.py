@@ -19,7 +19,7 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
-from forensics.ingest.pipeline import IngestResult
+from forensics.ingest.pipeline import IngestResult, InputReport
 
 # Below this many input bytes a progress bar only flickers.
 PROGRESS_MIN_BYTES = 16 * 1024 * 1024
@@ -54,36 +54,42 @@ def byte_progress(
 
 def summary_table(result: IngestResult) -> Table:
     """One row per input: format, rows read, ingested, duplicates, quarantined, seconds."""
-    table = Table(title="forensics ingest", title_justify="left", show_lines=False)
-    table.add_column("input", overflow="fold")
-    table.add_column("format")
-    table.add_column("read", justify="right")
-    table.add_column("ingested", justify="right")
-    table.add_column("duplicates", justify="right")
-    table.add_column("quarantined", justify="right")
-    table.add_column("seconds", justify="right")
-    table.add_column("note", overflow="fold")
-    for r in result.inputs:
-        note = {
-            "ingested": "",
-            "already_ingested": "already ingested (same sha256), adds nothing",
-            "error": r.message,
-        }[r.status]
-        if r.status == "ingested" and r.message:
-            note = r.message
-        if r.status == "error":
-            note = "error: " + r.message.split(";")[0]  # the whole line is on stderr
-        table.add_row(
+    notes = [_note(r) for r in result.inputs]
+    sniffed = any(r.format_sniffed for r in result.inputs)
+    table = Table(
+        title="forensics ingest",
+        title_justify="left",
+        caption="* format sniffed from the content" if sniffed else None,
+        caption_justify="left",
+    )
+    table.add_column("input", overflow="fold", ratio=1)
+    table.add_column("format", no_wrap=True)
+    for name in ("read", "ingested", "dupl.", "quar.", "s"):
+        table.add_column(name, justify="right", no_wrap=True)
+    if any(notes):
+        table.add_column("note", overflow="fold", ratio=1)
+    for r, note in zip(result.inputs, notes, strict=True):
+        row = [
             safe_text(_short_path(r.path)),
-            (f"{r.format} (sniffed)" if r.format_sniffed else r.format) or "-",
+            (r.format + ("*" if r.format_sniffed else "")) or "-",
             f"{r.rows_read:,}",
             f"{r.rows_ingested:,}",
             f"{r.rows_duplicate:,}",
             f"{r.rows_quarantined:,}",
             f"{r.seconds:.2f}",
-            safe_text(note),
-        )
+        ]
+        if any(notes):
+            row.append(safe_text(note))
+        table.add_row(*row)
     return table
+
+
+def _note(r: InputReport) -> str:
+    if r.status == "already_ingested":
+        return "already ingested (same sha256), adds nothing"
+    if r.status == "error":
+        return "error: " + r.message.split(";")[0]  # the whole line is on stderr
+    return r.message
 
 
 def _short_path(path: str) -> str:
