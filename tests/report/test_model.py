@@ -136,3 +136,11 @@ def test_account_in_two_rings_counts_for_each_ring_but_once_overall(make_store):
     assert report.summary.accounts_flagged == 2
     assert report.summary.accounts_in_several_rings == 1
     assert report.summary.share_requests == pytest.approx(3 / 4)
+
+
+def test_naive_window_bounds_are_read_in_the_display_time_zone(clustered_store):
+    report = build_report(clustered_store, tz="Asia/Tokyo", start="2024-05-02", end="2024-05-02")
+    assert report.summary.window_start == dt.datetime(2024, 5, 1, 15, tzinfo=dt.UTC)
+    assert report.summary.window_end == dt.datetime(2024, 5, 2, 15, tzinfo=dt.UTC)
+    explicit = build_report(clustered_store, tz="Asia/Tokyo", start="2024-05-02T00:00:00Z")
+    assert explicit.summary.window_start == dt.datetime(2024, 5, 2, tzinfo=dt.UTC)
