@@ -55,6 +55,15 @@ def rendered_page(clustered_store, tmp_path: Path) -> Path:
     return page
 
 
+def test_chromium_check_detects_a_script_that_runs(tmp_path):
+    # Control: the same payload, unescaped and without CSP, does change the title, so the
+    # checks below would see a script that ran.
+    page = tmp_path / "control.html"
+    page.write_text("<!DOCTYPE html><title>clean</title><script>document.title='pwned'</script>")
+    dom = run_chromium(page, tmp_path / "profile-control", "--dump-dom").stdout
+    assert "<title>pwned</title>" in dom
+
+
 def test_chromium_runs_no_script_and_shows_hostile_text_literally(rendered_page, tmp_path):
     dom = run_chromium(rendered_page, tmp_path / "profile-dom", "--dump-dom").stdout
     # The payloads would set the title to 'pwned' or add <script>/<img> elements.
