@@ -14,6 +14,7 @@ milliseconds, < 1e17 microseconds, else nanoseconds (1e11 s is the year 5138, 1e
 
 from __future__ import annotations
 
+import datetime as dt
 import ipaddress
 from dataclasses import dataclass, field
 
@@ -28,6 +29,9 @@ STRING_FIELDS = tuple(
 )
 NUMERIC_FIELDS = ("status", "input_tokens", "output_tokens", "latency_ms")
 NULL_STRINGS = ("", "-")
+# Times outside these bounds are errors (a wrong epoch unit, a hostile value), not events.
+PLAUSIBLE_FROM = dt.datetime(1990, 1, 1, tzinfo=dt.UTC)
+PLAUSIBLE_TO = dt.datetime(2100, 1, 1, tzinfo=dt.UTC)
 # Offsets written as "+02:00", "+0200" or "Z" all parse with %z once "Z" is spelled out.
 _ISO_OFFSET = "%Y-%m-%dT%H:%M:%S%.f%z"
 _ISO_FAST = "%Y-%m-%dT%H:%M:%S%.f%#z"
@@ -420,6 +424,8 @@ def normalise_batch(
         .then(pl.lit("missing_ts"))
         .when(pl.col("ts").is_null())
         .then(pl.lit("bad_timestamp"))
+        .when((pl.col("ts") < PLAUSIBLE_FROM) | (pl.col("ts") >= PLAUSIBLE_TO))
+        .then(pl.lit("implausible_timestamp"))
         .when(pl.col("account_id").is_null())
         .then(pl.lit("missing_account_id"))
     )

@@ -99,3 +99,14 @@ def test_all_rows_without_identity_explains_how_to_name_one(write, run_ingest):
     result = run_ingest(write("a.jsonl", jsonl([{"ts": "2024-05-01T10:00:00Z", "ip": "1.2.3.4"}])))
     assert not result.ok
     assert "--map account_id=" in result.errors[0]
+
+
+def test_times_outside_plausible_years_are_quarantined(write, run_ingest, store_dir):
+    rows = [
+        {"ts": "1969-07-20T20:17:00Z", "account_id": "a"},
+        {"ts": 99999999999999999999, "account_id": "b"},
+        {"ts": "2024-05-01T10:00:00Z", "account_id": "c"},
+    ]
+    result = run_ingest(write("a.jsonl", jsonl(rows)))
+    assert result.inputs[0].rows_ingested == 1
+    assert _reasons(store_dir) == {1: "implausible_timestamp", 2: "implausible_timestamp"}
