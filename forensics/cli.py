@@ -272,29 +272,18 @@ def features_command(
 # --- report command (issue 5) ---
 
 
-class ReportFormat(__import__("enum").StrEnum):
-    """The report formats (an Enum, so that a wrong one is a usage error)."""
-
-    terminal = "terminal"
-    markdown = "markdown"
-    html = "html"
-    json = "json"
-    csv = "csv"
-
-
 @app.command("report")
 @user_errors
 def report_command(
     store: Annotated[str, typer.Argument(help="The clustered store.", metavar="STORE")],
     output_format: Annotated[
-        ReportFormat,
+        str,
         typer.Option(
             "--format",
             "-f",
-            case_sensitive=False,
             help="terminal, markdown, html (one offline file), json, or csv (the ban list).",
         ),
-    ] = ReportFormat.terminal,
+    ] = "terminal",
     output: Annotated[
         str | None, typer.Option("--output", "-o", help="Write to this file instead of stdout.")
     ] = None,
@@ -325,9 +314,13 @@ def report_command(
     ] = None,
 ) -> None:
     """Write the incident report: summary, rings by score with evidence, ban list."""
-    from forensics.report import write_report
+    from forensics.report import FORMATS, write_report
     from forensics.report.model import parse_bound, zone
 
+    if output_format.lower() not in FORMATS:
+        raise typer.BadParameter(
+            f"{output_format!r} is not one of {', '.join(FORMATS)}", param_hint="--format"
+        )
     if redact and not redact_key:
         raise typer.BadParameter(
             "--redact needs a key: --redact-key KEY or FORENSICS_REDACT_KEY", param_hint="--redact"
@@ -343,7 +336,7 @@ def report_command(
             raise typer.BadParameter(str(exc), param_hint=hint) from None
     write_report(
         store,
-        output_format=ReportFormat(output_format).value,
+        output_format=output_format.lower(),
         output=output,
         ring=ring,
         tz=tz,
