@@ -23,6 +23,8 @@ CSP = (
 OVERVIEW_RINGS = 8
 # Members listed open (not folded in <details>) in the overview.
 OPEN_MEMBERS = 50
+# Rings linked from the navigation line at the top.
+NAV_RINGS = 20
 
 STYLE = """
 :root { color-scheme: light; }
@@ -45,6 +47,7 @@ figure { margin: 0; }
 figcaption { font-size: .8rem; color: #555; max-width: 540px; }
 svg { max-width: 100%; height: auto; }
 .muted { color: #666; font-size: .85rem; }
+nav.toc { font-size: .85rem; margin: .5rem 0; }
 @media print {
   body { margin: 0; max-width: none; font-size: 10pt; }
   section.ring { break-before: page; }
@@ -52,6 +55,7 @@ svg { max-width: 100%; height: auto; }
   details > summary { list-style: none; }
   figure, table, svg { break-inside: avoid; }
   a { color: inherit; text-decoration: none; }
+  nav.toc { display: none; }
   @page { margin: 14mm; }
 }
 """
@@ -98,6 +102,14 @@ def render_html(report: Report) -> str:
     ]
     if s.redacted:
         parts.append(f'<p class="redacted" id="redacted">{esc(fmt.REDACTION_NOTICE)}</p>')
+    links = [("summary", "Summary"), ("rings", "Rings")]
+    links += [(_anchor(i), f"Ring {r.ring_id}") for i, r in enumerate(report.rings[:NAV_RINGS])]
+    links.append(("custody", "Chain of custody"))
+    parts.append(
+        '<nav class="toc">'
+        + " · ".join(f'<a href="#{anchor}">{esc(text)}</a>' for anchor, text in links)
+        + "</nav>"
+    )
     parts.append("</header>")
     parts.append(_summary(report))
     parts.append(_overview(report))
