@@ -120,13 +120,19 @@ class _RunningSchema:
 
     Inferring a schema from every line of a chunk costs more than parsing it, so each chunk
     is parsed with the fields seen so far plus those found in a sample of its lines (its
-    first lines and lines spread evenly over it). A chunk that does not fit (a value of
-    another type) is parsed again with full inference. A field that appears in none of
+    first lines and lines spread evenly over it). A field whose type differs between
+    lines is read as text (the pipeline converts text). A field that appears in none of
     the sampled lines of a chunk and in no earlier chunk is not read from that chunk.
+
+    Field names are data too: a nested object with more than ``MAX_NESTED_FIELDS`` keys
+    (user-supplied metadata, say) is kept as JSON text instead of a struct of thousands of
+    columns, and at most ``MAX_FIELDS`` top-level fields are read.
     """
 
     SAMPLE_LINES = 1000  # for the first chunk of a file
     LATER_SAMPLE_LINES = 200  # for the others, once fields are known
+    MAX_FIELDS = 512
+    MAX_NESTED_FIELDS = 256
 
     def __init__(self) -> None:
         self.fields: dict[str, pl.DataType] = {}
@@ -146,23 +152,53 @@ class _RunningSchema:
         sampled = pl.read_ndjson(io.BytesIO(sample), infer_schema_length=None).schema
         schema = dict(self.fields)
         for name, dtype in sampled.items():
-            if name not in schema or schema[name] == pl.Null:
+            dtype = _bounded(dtype, self.MAX_NESTED_FIELDS)
+            if name not in schema:
+                if len(schema) < self.MAX_FIELDS:
+                    schema[name] = dtype
+            elif schema[name] == pl.Null:
                 schema[name] = dtype
             elif schema[name] != dtype and dtype != pl.Null:
-                schema = {}  # types disagree: infer this chunk fully
-                break
+                schema[name] = _common_type(schema[name], dtype)
         frame = None
-        if schema:
+        for attempt in (schema, {k: _loose(v) for k, v in schema.items()}):
+            if not attempt:
+                break
             try:
-                frame = pl.read_ndjson(io.BytesIO(data), schema=schema)
+                frame = pl.read_ndjson(io.BytesIO(data), schema=attempt)
+                break
             except Exception:
                 frame = None
-        if frame is None:
+        if frame is None:  # last resort: full inference
             frame = pl.read_ndjson(io.BytesIO(data), infer_schema_length=None)
-            self.fields = {}
-        for name, dtype in frame.schema.items():
-            self.fields.setdefault(name, dtype)
+        self.fields = {k: v for k, v in frame.schema.items() if k != "source_line"}
         return frame
+
+
+def _nested_field_count(dtype: pl.DataType) -> int:
+    if isinstance(dtype, pl.Struct):
+        return sum(1 + _nested_field_count(f.dtype) for f in dtype.fields)
+    if isinstance(dtype, pl.List | pl.Array):
+        return _nested_field_count(dtype.inner)  # type: ignore[arg-type]
+    return 0
+
+
+def _bounded(dtype: pl.DataType, limit: int) -> pl.DataType:
+    """Very wide nested objects are read as JSON text."""
+    return pl.String() if _nested_field_count(dtype) > limit else dtype
+
+
+def _common_type(a: pl.DataType, b: pl.DataType) -> pl.DataType:
+    if a.is_numeric() and b.is_numeric():
+        return pl.Float64() if (a.is_float() or b.is_float()) else pl.Int64()
+    return pl.String()  # text holds anything; the pipeline converts it
+
+
+def _loose(dtype: pl.DataType) -> pl.DataType:
+    """A type that accepts any JSON value of a scalar field (numbers may turn out floats)."""
+    if isinstance(dtype, pl.Struct | pl.List | pl.Array):
+        return dtype
+    return pl.String()
 
 
 def parse_ndjson_chunk(
@@ -192,11 +228,11 @@ def parse_ndjson_chunk(
                 ), []
         except Exception:
             pass
-    return _parse_lines_one_by_one(data, starts, first_line)
+    return _parse_lines_one_by_one(data, starts, first_line, schema)
 
 
 def _parse_lines_one_by_one(
-    data: bytes, starts: np.ndarray, first_line: int
+    data: bytes, starts: np.ndarray, first_line: int, schema: _RunningSchema | None = None
 ) -> tuple[pl.DataFrame, list[Reject]]:
     """The slow path for a chunk with bad lines: find them, keep the rest."""
     rejects: list[Reject] = []
@@ -216,8 +252,9 @@ def _parse_lines_one_by_one(
             good_lines.append(line)
     if not good:
         return _empty(), rejects
+    joined = b"\n".join(good) + b"\n"
     try:
-        frame = pl.read_ndjson(io.BytesIO(b"\n".join(good)), infer_schema_length=None)
+        frame = (schema or _RunningSchema()).parse(joined, line_starts(joined))
         if frame.height != len(good):
             raise ValueError("row count mismatch")
     except Exception:

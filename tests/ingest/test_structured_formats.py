@@ -222,3 +222,43 @@ def test_sniffing_recognises_each_registered_structured_format():
     assert sniff_reader(b"PAR1\x15\x04").name == "parquet"
     assert sniff_reader(b"\x00\x01\x02 not text") is None
     assert {"jsonl", "csv", "parquet", "litellm"} <= set(READERS)
+
+
+def test_hostile_wide_nested_objects_are_read_as_text_and_still_mapped(write, run_ingest, events):
+    rows = [
+        {
+            "ts": "2024-05-01T10:00:00Z",
+            "request_id": f"r{i}",
+            "metadata": {"user": f"u{i}", **{f"k{i}_{j}": j for j in range(300)}},
+        }
+        for i in range(50)
+    ]
+    result = run_ingest(write("wide.jsonl", jsonl(rows)), maps=["account_id=metadata.user"])
+    assert result.inputs[0].rows_ingested == 50
+    assert set(events()["account_id"]) == {f"u{i}" for i in range(50)}
+
+
+def test_a_field_changing_type_in_a_later_chunk_keeps_its_values(
+    write, run_ingest, events, monkeypatch
+):
+    from forensics.ingest import lines
+
+    monkeypatch.setattr(lines, "CHUNK_BYTES", 2048)
+    first = [
+        {"ts": "2024-05-01T10:00:00Z", "account_id": 7, "request_id": f"a{i}", "status": 200}
+        for i in range(100)
+    ]
+    later = [
+        {
+            "ts": "2024-05-01T10:00:00Z",
+            "account_id": "acct-x",
+            "request_id": f"b{i}",
+            "status": "201",
+        }
+        for i in range(100)
+    ]
+    result = run_ingest(write("drift.jsonl", jsonl(first + later)))
+    assert result.inputs[0].rows_ingested == 200
+    ev = events()
+    assert set(ev["account_id"]) == {"7", "acct-x"}
+    assert sorted(set(ev["status"])) == [200, 201]
