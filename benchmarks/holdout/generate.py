@@ -30,6 +30,7 @@ FAMILIES = ("diverse_ops", "prompt_only", "infra_only", "slow_burn", "lookalikes
 
 
 def ordinary(rng: np.random.Generator, n: int) -> pl.Series:
+    """Ordinary users' prompts (5% ask for step-by-step reasoning)."""
     return P.benign_prompts(rng, n, cot_share=0.05)
 
 
@@ -53,6 +54,7 @@ def eval_harness(items: pl.Series, rng: np.random.Generator, n: int) -> pl.Serie
 
 
 def fixed_prompts(pool: list[str]) -> Callable[[np.random.Generator, int], pl.Series]:
+    """The same few prompts, verbatim, again and again."""
     return lambda r, n: pl.Series(pool, dtype=pl.String).gather(r.integers(0, len(pool), n))
 
 
@@ -65,7 +67,7 @@ def benign_groups(
     """Ordinary users plus look-alikes; `heavy` makes the look-alikes the bulk of it.
 
     A tuple is one population seen through two groups (the same accounts' personal traffic
-    and their shared activity), merged by `assemble`.
+    and their shared activity), merged by `generate`.
     """
     m = 3.0 if heavy else 1.0
     s = scale
