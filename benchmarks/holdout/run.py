@@ -250,10 +250,11 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument(
         "--families",
-        default=",".join(FAMILIES),
-        help=f"comma-separated, from {', '.join(FAMILIES)}",
+        nargs="+",
+        default=list(FAMILIES),
+        help=f"names, comma- or space-separated, from {', '.join(FAMILIES)}",
     )
-    ap.add_argument("--seeds", default="1,2,3", help="comma-separated seeds")
+    ap.add_argument("--seeds", nargs="+", default=["1,2,3"], help="seeds, e.g. 1,2,3")
     ap.add_argument("--scale", type=float, default=1.0)
     ap.add_argument("--work", type=Path, help="keep datasets and stores here (default: temp)")
     ap.add_argument("--json", action="store_true", help="print one JSON document")
@@ -282,11 +283,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"commit {saved.get('commit') or 'working tree'}, scale {saved['scale']}")
         print(render(saved["runs"], args.per_ring))
         return 0
-    families = [f.strip() for f in args.families.split(",") if f.strip()]
+    families = [f for arg in args.families for f in arg.split(",") if f]
     bad = [f for f in families if f not in FAMILIES]
     if bad:
         ap.error(f"unknown families: {', '.join(bad)}")
-    seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
+    try:
+        seeds = [int(s) for arg in args.seeds for s in arg.split(",") if s]
+    except ValueError:
+        ap.error("--seeds takes integers, e.g. 1,2,3")
     cli = shlex.split(args.forensics) if args.forensics else find_cli()
     tmp = None
     if args.work is None:
