@@ -152,3 +152,21 @@ def test_mapping_a_field_from_a_field_that_is_itself_mapped_is_refused(write, ru
             write("a.jsonl", jsonl([{"ts": 1, "user": "u"}])),
             maps=["account_id=src_ip", "src_ip=account_id"],
         )
+
+
+def test_parquet_timestamps_keep_their_zone_and_naive_ones_take_tz(tmp_path, run_ingest, events):
+    import datetime as dt
+
+    import polars as pl
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    pl.DataFrame({"ts": [dt.datetime(2024, 5, 1, 12, 0)], "account_id": ["naive"]}).write_parquet(
+        folder / "naive.parquet"
+    )
+    pl.DataFrame({"ts": [dt.datetime(2024, 5, 1, 12, 0)], "account_id": ["aware"]}).with_columns(
+        pl.col("ts").dt.replace_time_zone("Asia/Tokyo")
+    ).write_parquet(folder / "aware.parquet")
+    run_ingest(folder, tz="Europe/Paris")
+    got = dict(zip(events()["account_id"], map(str, events()["ts"]), strict=True))
+    assert got == {"naive": "2024-05-01 10:00:00+00:00", "aware": "2024-05-01 03:00:00+00:00"}
