@@ -183,6 +183,10 @@ def run_one(
         if res["rc"] != 0:
             row["error"] = f"{name} exited {res['rc']}: {res['stderr_tail'][:200]}"
             break
+        if name == "ingest":
+            inputs = json.loads((store / "manifest.json").read_text()).get("inputs", [])
+            row["rows_ingested"] = sum(i.get("rows_ingested", 0) for i in inputs)
+            row["rows_quarantined"] = sum(i.get("rows_quarantined", 0) for i in inputs)
         if name == "evaluate":
             row["metrics"] = json.loads(res["stdout"])
     if "metrics" not in row and (store / "rings" / "members.parquet").exists():
@@ -216,6 +220,11 @@ def render(rows: list[dict[str, Any]], per_ring: bool = False) -> str:
         )
         if "error" in r:
             lines.append(f"  ! {r['error']}")
+        if r.get("rows_ingested", r["events"]) != r["events"]:
+            lines.append(
+                f"  ! ingest kept {r['rows_ingested']} of {r['events']} events "
+                f"({r.get('rows_quarantined', 0)} quarantined)"
+            )
         for k in m.get("false_positive_rate_by_kind") or {}:
             if k not in kinds:
                 kinds.append(k)
