@@ -362,15 +362,21 @@ def _window_times(rng, g, counts, lo, hi) -> tuple[np.ndarray, np.ndarray]:
     w_day = np.repeat(np.arange(first, last), per_day)
     w_start = (w_day + rng.random(w_day.size)) * DAY
     w_len = rng.uniform(*g.window_minutes, w_day.size) * 60.0
+    # The fleet's load grows with the accounts that have joined: a window's share of the
+    # requests is its length times the accounts available when it opens.
+    joined_lo = np.sort(lo)
+    ready = np.searchsorted(joined_lo, w_start / DAY, side="right")
+    weight = w_len * ready
     total = int(counts.sum())
-    w = rng.choice(w_day.size, size=total, p=w_len / w_len.sum())
+    if total == 0 or weight.sum() == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0)
+    w = rng.choice(w_day.size, size=total, p=weight / weight.sum())
     t = w_start[w] + rng.random(total) * w_len[w]
     order = np.lexsort((t, w))
     w, t = w[order], t[order]
     rank = np.arange(total) - np.searchsorted(w, w)
     joined_order = np.argsort(lo, kind="stable")
-    eligible = np.searchsorted(np.sort(lo), t / DAY, side="right")
-    eligible = np.maximum(eligible, 1)
+    eligible = np.maximum(np.searchsorted(joined_lo, t / DAY, side="right"), 1)
     offset = rng.integers(0, 1 << 30, w_day.size)
     acct = joined_order[(offset[w] + rank) % eligible]
     return acct, t
