@@ -532,7 +532,11 @@ def _ingest_one(
             return report
         seen_this_run[report.sha256] = report.bytes  # type: ignore[assignment]
         if report.rows_ingested == 0 and report.rows_duplicate == 0:
-            report.message = _nothing_ingested(report)
+            report.message = (
+                f"{report.message}; nothing ingested"
+                if report.message
+                else _nothing_ingested(report)
+            )
             return report
         report.status = "ingested"
         quarantine.close()

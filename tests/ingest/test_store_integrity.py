@@ -202,3 +202,27 @@ def test_interrupted_ingest_leaves_the_store_exactly_as_it_was(
     assert result.inputs[0].rows_ingested == 200_000
     assert events().height == 200_010
     assert not (store_dir / ".staging").exists() or not any((store_dir / ".staging").iterdir())
+
+
+def test_truncated_gzip_keeps_rows_before_the_break_and_says_so(
+    tmp_path, run_ingest, events, store_dir, monkeypatch
+):
+    from forensics.ingest import lines
+
+    monkeypatch.setattr(lines, "CHUNK_BYTES", 4096)
+    data = gzip.compress(jsonl(rows(2000)).encode())
+    path = tmp_path / "in" / "cut.jsonl.gz"
+    path.parent.mkdir()
+    path.write_bytes(data[: len(data) // 2])
+    result = run_ingest(path)
+    report = result.inputs[0]
+    assert report.status == "ingested"
+    assert 0 < report.rows_ingested < 2000
+    assert "ends badly" in report.message
+    reasons = [
+        json.loads(line)["reason"]
+        for q in (store_dir / "quarantine").glob("*.jsonl")
+        for line in q.read_text().splitlines()
+    ]
+    assert any(r.startswith("read_error") for r in reasons)
+    assert events().height == report.rows_ingested
