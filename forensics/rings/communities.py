@@ -4,10 +4,12 @@ Modularity at resolution g scores a partition by sum_c [w_c / m - g (d_c / 2m)^2
 weight inside community c, d_c: its total degree, m: the component's total weight). Two
 groups joined by cross weight x stay apart when x < g d_1 d_2 / 2m, so two rings bridged by
 a few weak edges (a handful of shared proxy exits) are two rings, unlike a transitive
-closure. A low g keeps a sparse but uniform ring whole: splitting one random-like group in
-two pays only if fewer than g/2 of its edges cross the cut. Each connected component is
-partitioned on its own, so m is the component's weight and small rings elsewhere in the
-graph do not change how a component is cut.
+closure. Splitting one uniform, random-like group in two pays only when each half keeps more
+than about 1 - g/2 of the edge weight inside it; the within-ring graph here is an expander
+(members linked at random through LSH buckets) whose halves keep far less, so a ring stays
+whole at the default g = 1. Each connected component is partitioned on its own, so m is the
+component's weight and rings elsewhere in the graph do not change how a component is cut
+(the resolution limit of global modularity).
 """
 
 from __future__ import annotations

@@ -42,6 +42,20 @@ class ViewNull:
     floor: float
     mean: float = 0.0  # mean similarity of random pairs
     above: float = 0.0  # share of random pairs above their threshold (the chance edge rate)
+    universe: int = 0  # distinct tokens in the view
+
+    def baseline(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """What pairs (a, b) share by chance: the random-pair mean, or more for dense sets.
+
+        Two accounts holding s_a and s_b of the view's U tokens at random share about
+        s_a s_b / U of them; in a view with a small universe (time buckets) two accounts
+        active all day are alike by volume alone, and that is their baseline.
+        """
+        sa = self.sizes[a].astype(np.float64)
+        sb = self.sizes[b].astype(np.float64)
+        shared = np.minimum(sa * sb / max(self.universe, 1), np.minimum(sa, sb))
+        dense = np.where((sa > 0) & (sb > 0), shared / np.maximum(sa + sb - shared, 1.0), 0.0)
+        return np.maximum(self.mean, dense)
 
     def expected(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         """J0: the Jaccard that pairs (a, b) would have if their tokens were independent."""
@@ -73,6 +87,7 @@ def view_null(
         sizes=sizes,
         factor=params.null_factor,
         floor=params.min_similarity,
+        universe=int(token_df.size),
     )
     present = np.flatnonzero(sizes > 0)
     if present.size >= 2:

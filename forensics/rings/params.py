@@ -66,12 +66,17 @@ class ClusterParams:
     # A community that is not reported is split again at twice the resolution, this many
     # times (pipeline._rings_at_resolutions): a small ring inside a loose crowd stands out.
     refine_depth: int = 2
+    # ... and a part carved out that way needs two views, each this many times view_lift.
+    carved_lift_factor: float = 2.0
+    # A reported ring is split at twice the resolution when its parts are distinct
+    # operators: pairs across parts less alike than this share of pairs within parts.
+    split_ratio: float = 0.5
 
     # --- scoring against the population -----------------------------------------------
     # A view supports a ring when member pairs are this many times as alike as the null
     # model expects (scoring.py), with at least this mean similarity.
     view_lift: float = 4.0
-    min_view_similarity: float = 0.02
+    min_view_similarity: float = 0.01
     # The prompt view alone must be much stronger; other views never count alone.
     single_view_lift: float = 10.0
     # Prompts count only when this share of the ring's prompted requests are distinct.

@@ -24,7 +24,12 @@ from forensics.rings.communities import communities
 from forensics.rings.evidence import RingFacts, build_rings_table
 from forensics.rings.graph import ViewNull, combine, view_edges, view_null
 from forensics.rings.params import ALL_VIEWS, DEFAULT_VIEWS, ClusterParams
-from forensics.rings.scoring import RingScore, distinct_prompt_shares, score_communities
+from forensics.rings.scoring import (
+    RingScore,
+    distinct_prompt_shares,
+    operator_groups,
+    score_communities,
+)
 from forensics.rings.signatures import bulk_minhash, permutations
 from forensics.rings.views import available_views, build_view
 from forensics.schema import RING_EDGE_SCHEMA, RING_MEMBER_SCHEMA
@@ -244,9 +249,15 @@ def _rings_at_resolutions(
         next_id = int(pending["community"].max()) + 1
         distinct = distinct_prompt_shares(events, pending, index) if with_prompts else {}
         round_scores, kept = score_communities(
-            pending, graph, signatures, nulls, org_of, distinct, params, depth == 0
+            pending, graph, signatures, nulls, org_of, distinct, params, depth > 0
         )
-        done = {s.community for s in round_scores if s.reported}
+        replaced: set[int] = set()
+        if depth == 0:
+            round_scores, kept, next_id, replaced = _split_merged(
+                round_scores, kept, graph, n, index, events, signatures, nulls, org_of,
+                with_prompts, params, next_id,
+            )  # fmt: skip
+        done = {s.community for s in round_scores if s.reported} | replaced
         last = depth == params.refine_depth
         scores += [s for s in round_scores if s.reported or last]
         kept_parts.append(kept.filter(pl.col("community").is_in(list(done)) | last))
@@ -277,6 +288,67 @@ def _rings_at_resolutions(
         )
     )
     return scores, kept_all
+
+
+def _split_merged(
+    round_scores: list[RingScore],
+    kept: pl.DataFrame,
+    graph: pl.DataFrame,
+    n: int,
+    index: pl.DataFrame,
+    events: pl.LazyFrame,
+    signatures: dict[str, np.ndarray],
+    nulls: dict[str, ViewNull],
+    org_of: np.ndarray | None,
+    with_prompts: bool,
+    params: ClusterParams,
+    next_id: int,
+) -> tuple[list[RingScore], pl.DataFrame, int, set[int]]:
+    """Reported rings that are two operators merged, replaced by their parts.
+
+    Each reported ring is partitioned at twice the resolution and the fragments regrouped
+    by similarity (scoring.operator_groups): one ring comes back whole, two operators come
+    back as two groups, each then scored as a ring of its own.
+    """
+    split_rows: list[pl.DataFrame] = []
+    replaced: set[int] = set()
+    for ring in round_scores:
+        if not ring.reported or ring.members.size < 2 * params.min_ring_size:
+            continue
+        inside = pl.Series(ring.members).implode()
+        sub = graph.filter(pl.col("a").is_in(inside) & pl.col("b").is_in(inside))
+        split = communities(sub, n, 2 * params.resolution, 2, params.seed)
+        fragments = [
+            g["account"].to_numpy() for _, g in split.group_by("community", maintain_order=True)
+        ]
+        placed = np.concatenate(fragments) if fragments else np.array([], dtype=np.uint32)
+        rest = np.setdiff1d(ring.members, placed)
+        if rest.size:  # members the finer partition left alone stay with the ring
+            fragments.append(rest)
+        groups = operator_groups(ring, fragments, signatures, params)
+        if len(groups) > 1:
+            replaced.add(ring.community)
+            split_rows.append(
+                pl.DataFrame(
+                    {
+                        "account": np.concatenate(groups).astype(np.uint32),
+                        "community": np.repeat(
+                            np.arange(next_id, next_id + len(groups)), [g.size for g in groups]
+                        ).astype(np.uint32),
+                    }
+                )
+            )
+            next_id += len(groups)
+    if not split_rows:
+        return round_scores, kept, next_id, replaced
+    assignment = pl.concat(split_rows)
+    distinct = distinct_prompt_shares(events, assignment, index) if with_prompts else {}
+    part_scores, part_kept = score_communities(
+        assignment, graph, signatures, nulls, org_of, distinct, params
+    )
+    scores = [s for s in round_scores if s.community not in replaced] + part_scores
+    kept = pl.concat([kept.filter(~pl.col("community").is_in(list(replaced))), part_kept])
+    return scores, kept, next_id, replaced
 
 
 def _ring_edges(

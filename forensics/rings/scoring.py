@@ -1,8 +1,10 @@
 """Score each community against the population baseline; keep only coordinated rings.
 
 For a community C and view v, the *lift* is the mean similarity of (sampled) member pairs
-over the mean similarity of random pairs of the population (graph.ViewNull.mean):
-lift_v = mean_{a,b in C} s(a, b) / mean_{a,b random} s(a, b). A random group has lift about
+over what the same pairs share by chance (graph.ViewNull.baseline): the mean similarity of
+random population pairs, or, for accounts so active that they fill the view (two accounts
+busy all day share most time buckets), the overlap of random sets of their sizes:
+lift_v = mean_{a,b in C} s(a, b) / mean_{a,b in C} B(a, b). A random group has lift about
 1; a ring whose members share one curriculum, one proxy pool or one scheduler is many
 times as alike, even when each pair shares only a little (a proxy pool spread over many
 exits). A ring that is a share r of the population inflates the random-pair mean only by
@@ -27,6 +29,7 @@ Reported only when the evidence is coordination, not a look-alike:
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -102,8 +105,9 @@ def _lifts(
     mean: dict[str, float] = {}
     for view, sig in signatures.items():
         sim = float(signature_similarity(sig, a, b).mean()) if a.size else 0.0
+        base = float(nulls[view].baseline(a, b).mean()) if a.size else 0.0
         mean[view] = sim
-        lift[view] = sim / max(nulls[view].mean, MIN_NULL_MEAN)
+        lift[view] = sim / max(base, MIN_NULL_MEAN)
     return lift, mean
 
 
@@ -132,10 +136,10 @@ def _members_sharing(
     passing = np.zeros(members.size, dtype=np.int64)
     for view in views:
         sim = np.where(same, 0.0, signature_similarity(signatures[view], own, other))
-        mean = sim.reshape(members.size, k).sum(axis=1) / np.maximum(
-            (~same).reshape(members.size, k).sum(axis=1), 1
-        )
-        passing += mean >= params.member_lift * max(nulls[view].mean, MIN_NULL_MEAN)
+        base = np.where(same, 0.0, nulls[view].baseline(own, other))
+        total = sim.reshape(members.size, k).sum(axis=1)
+        chance = np.maximum(base.reshape(members.size, k).sum(axis=1), MIN_NULL_MEAN * k)
+        passing += total >= params.member_lift * chance
     return members[passing >= need]
 
 
@@ -169,14 +173,16 @@ def score_communities(
     org_of: np.ndarray | None,
     distinct_shares: dict[int, float],
     params: ClusterParams,
-    allow_single_view: bool = True,
+    carved: bool = False,
 ) -> tuple[list[RingScore], pl.DataFrame]:
     """Scores for every community, and (account, community, affinity) of kept members.
 
-    ``allow_single_view=False`` for communities carved out of a larger one at a finer
-    resolution: picking the most alike subset of a crowd selects for one-view similarity,
-    so such a subset must show two independent views.
+    ``carved=True`` for communities carved out of a larger one at a finer resolution:
+    picking the most alike subset of a crowd selects for similarity, so such a subset must
+    show two independent views, each with ``carved_lift_factor`` times the usual lift.
     """
+    if carved:
+        params = dataclasses.replace(params, view_lift=params.view_lift * params.carved_lift_factor)
     rng = np.random.default_rng(params.seed)
     affinity = member_affinity(graph, assignment)
     kept = affinity.filter(pl.col("affinity") >= params.min_member_affinity)
@@ -222,7 +228,7 @@ def score_communities(
             reasons.append("independent views agree: " + ", ".join(views))
         elif (
             views
-            and allow_single_view
+            and not carved
             and views[0] in SINGLE_VIEW_OK
             and lift[views[0]] >= params.single_view_lift
         ):
@@ -247,3 +253,56 @@ def score_communities(
             )
         )
     return scores, kept
+
+
+def _mean_similarity(
+    views: list[str],
+    signatures: dict[str, np.ndarray],
+    left: np.ndarray,
+    right: np.ndarray,
+    rng: np.random.Generator,
+    k: int = 300,
+) -> float:
+    """Mean over views of the mean similarity of random pairs (one from each side)."""
+    a = left[rng.integers(0, left.size, k)]
+    b = right[rng.integers(0, right.size, k)]
+    keep = a != b
+    if not keep.any():
+        return 0.0
+    return float(
+        np.mean([signature_similarity(signatures[v], a[keep], b[keep]).mean() for v in views])
+    )
+
+
+def operator_groups(
+    ring: RingScore,
+    fragments: list[np.ndarray],
+    signatures: dict[str, np.ndarray],
+    params: ClusterParams,
+) -> list[np.ndarray]:
+    """Regroup a finer partition of a reported ring into distinct operators.
+
+    Halves of one ring are as alike across as within; two operators merged into one
+    community are much less alike across than within (two proxy pools, two curricula).
+    Fragments are taken largest first; each joins the group it is most alike to unless
+    mean similarity across (over the ring's supporting views) is below ``split_ratio``
+    times the group's similarity within, in which case it starts a new group.
+    """
+    rng = np.random.default_rng(params.seed)
+    views = ring.views
+    groups: list[np.ndarray] = []
+    within: list[float] = []
+    for frag in sorted(fragments, key=lambda f: -f.size):
+        best, best_ratio = -1, 0.0
+        for g, members in enumerate(groups):
+            across = _mean_similarity(views, signatures, frag, members, rng)
+            ratio = across / max(within[g], 1e-9)
+            if ratio > best_ratio:
+                best, best_ratio = g, ratio
+        if best >= 0 and (best_ratio >= params.split_ratio or frag.size < params.min_ring_size):
+            groups[best] = np.concatenate([groups[best], frag])
+            within[best] = _mean_similarity(views, signatures, groups[best], groups[best], rng)
+        else:
+            groups.append(frag)
+            within.append(_mean_similarity(views, signatures, frag, frag, rng))
+    return groups

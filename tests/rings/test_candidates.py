@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
+import polars as pl
 
-from forensics.rings.candidates import build_lsh, candidate_pairs
+from forensics.rings.candidates import band_buckets, bucket_members, build_lsh, candidate_pairs
 from forensics.rings.params import ClusterParams
 from forensics.rings.signatures import bulk_minhash, permutations
 
@@ -67,3 +68,19 @@ def test_a_large_ring_stays_one_connected_group():
     pairs = candidate_pairs(_signatures(sets), PARAMS)
     g = ig.Graph(n=n, edges=list(zip(pairs["a"].to_list(), pairs["b"].to_list(), strict=True)))
     assert len(g.connected_components()) == 1
+
+
+def test_vectorised_buckets_are_datasketch_minhashlsh_buckets():
+    rng = np.random.default_rng(8)
+    core = rng.choice(2**32, 40, replace=False)
+    sets = [np.r_[core[: rng.integers(10, 40)], rng.choice(2**32, 20)] for _ in range(60)]
+    sig = _signatures(sets)
+    present = np.arange(len(sets))
+
+    def partition(frame):
+        groups = frame.group_by("band", "bucket").agg(pl.col("account").sort())
+        return {(b, tuple(a)) for b, a in groups.select("band", "account").iter_rows()}
+
+    ours = partition(band_buckets(sig, present, PARAMS))
+    theirs = partition(bucket_members(build_lsh(sig, present, PARAMS)))
+    assert ours and ours == theirs
