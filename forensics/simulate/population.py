@@ -197,6 +197,11 @@ def build(sc: Scenario, rng: np.random.Generator, start_ts: float) -> Population
     def ring_param(name: str) -> np.ndarray:
         return np.array([getattr(s, name) for s in sc.rings], dtype=float)[ring[ring_idx]]
 
+    def ring_param_all(name: str) -> np.ndarray:
+        """The ring knob for every account (0 for accounts outside rings)."""
+        values = np.r_[np.array([getattr(s, name) for s in sc.rings], dtype=float), 0.0]
+        return values[ring]  # ring == -1 picks the trailing 0
+
     ids = unique_ints(rng, n, 36**12)
     account_id = "u_" + codes(ids, 12)
     api_key = "key_" + codes(rng.integers(0, 36**10, size=n), 10)
@@ -335,6 +340,11 @@ def build(sc: Scenario, rng: np.random.Generator, start_ts: float) -> Population
     n_homes = rng.choice([1, 2, 3], size=n, p=[0.55, 0.33, 0.12])
     hw = np.array([[1.0, 0, 0], [0.75, 0.25, 0], [0.6, 0.25, 0.15]])[n_homes - 1]
     home_w = np.cumsum(hw, axis=1)
+    # Static residential (ISP) proxies: one dedicated exit per account for its whole life,
+    # indistinguishable from a home line; the ring then shares no address at all.
+    static = is_ring & (ring_param_all("static_exit") > 0)
+    ip_mode[static] = HOME
+    home_w[static] = 1.0
     carrier = rng.integers(0, len(carriers), n)
     # IPv6: many mobile carriers and some home ISPs hand out IPv6 (a /64 per line, a new
     # interface id per session); VPNs and proxies here are IPv4.
@@ -348,6 +358,7 @@ def build(sc: Scenario, rng: np.random.Generator, start_ts: float) -> Population
     ipv6 = ((ip_mode == MOBILE) & (rng.random(n) < 0.35)) | (
         (ip_mode == HOME) & (rng.random(n) < 0.12)
     )
+    ipv6[is_ring] = False
     v6_home = np.c_[v6_firsts[rng.integers(0, len(v6_firsts), n)], rng.integers(0, 1 << 16, (n, 3))]
     shared_ips = np.zeros((n, 3), dtype=np.int64)
     for k, g_sizes, pool in ((NAT, sc.nat_groups, res16), (ENTERPRISE, sc.enterprises, dc16[20:])):

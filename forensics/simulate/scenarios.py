@@ -26,6 +26,7 @@ class RingSpec:
     shared_exit_share: float = (
         0.15  # share of residential exits drawn from the global proxy network
     )
+    static_exit: bool = False  # one dedicated static residential exit per account (no pool)
     sticky_exits: float = 5.0  # mean exits an account uses a day (time-contiguous sticky sessions)
     ua_mimicry: float = 1.0  # share of accounts with a benign-distributed SDK user agent
     # Timing.
@@ -160,7 +161,7 @@ SCENARIOS: dict[str, Scenario] = {
     ),
     "camouflage": Scenario(
         name="camouflage",
-        description="Rings that hide in plain sight: half their traffic benign-looking, exits shared with other rings and with benign homes.",
+        description="Rings that hide in plain sight: half their traffic benign-looking, exits shared with other rings and with benign homes; one ring on static residential exits (no shared address) with aged, free-mail accounts.",
         days=14,
         benign=2400,
         rings=(
@@ -176,6 +177,15 @@ SCENARIOS: dict[str, Scenario] = {
                 camouflage=0.55,
                 shared_exit_share=0.7,
                 families=(0.3, 0.0, 0.2, 0.2, 0.3),
+            ),
+            RingSpec(
+                accounts=80,
+                camouflage=0.3,
+                static_exit=True,
+                aged_share=0.6,
+                email_mix=(0.0, 0.2, 0.8),
+                payment_unique_share=0.8,
+                families=(0.4, 0.2, 0.2, 0.2, 0.0),
             ),
         ),
         nat_groups=(40,),
