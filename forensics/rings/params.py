@@ -81,6 +81,9 @@ class ClusterParams:
     single_view_lift: float = 10.0
     # Prompts count only when this share of the ring's prompted requests are distinct.
     min_distinct_prompt_share: float = 0.5
+    # A ring with this share of its requests from its top 4 /24s is one site (NAT, campus,
+    # office, venue): shared infrastructure and hours are explained, only prompts count.
+    site_share: float = 0.5
     # A ring with this share of members in one declared organisation is that organisation.
     org_explained_share: float = 0.6
     ring_pairs_sampled: int = 4000

@@ -26,7 +26,7 @@ from forensics.rings.graph import ViewNull, combine, view_edges, view_null
 from forensics.rings.params import ALL_VIEWS, DEFAULT_VIEWS, ClusterParams
 from forensics.rings.scoring import (
     RingScore,
-    distinct_prompt_shares,
+    community_traffic,
     operator_groups,
     score_communities,
 )
@@ -206,6 +206,7 @@ def find_rings(
                 "lift": {v: round(x, 2) for v, x in s.lift.items()},
                 "similarity": {v: round(x, 4) for v, x in s.similarity.items()},
                 "distinct_prompt_share": s.distinct_prompt_share,
+                "site_share": s.site_share,
                 "views": s.views,
                 "explained": s.explained,
                 "org_share": round(s.org_share, 3),
@@ -247,7 +248,7 @@ def _rings_at_resolutions(
             break
         pending = pending.with_columns(pl.col("community") + next_id)
         next_id = int(pending["community"].max()) + 1
-        distinct = distinct_prompt_shares(events, pending, index) if with_prompts else {}
+        distinct = community_traffic(events, pending, index)
         round_scores, kept = score_communities(
             pending, graph, signatures, nulls, org_of, distinct, params, depth > 0
         )
@@ -342,7 +343,7 @@ def _split_merged(
     if not split_rows:
         return round_scores, kept, next_id, replaced
     assignment = pl.concat(split_rows)
-    distinct = distinct_prompt_shares(events, assignment, index) if with_prompts else {}
+    distinct = community_traffic(events, assignment, index)
     part_scores, part_kept = score_communities(
         assignment, graph, signatures, nulls, org_of, distinct, params
     )

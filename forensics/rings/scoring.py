@@ -18,6 +18,11 @@ Reported only when the evidence is coordination, not a look-alike:
 * prompts count only if the ring keeps asking new things (``min_distinct_prompt_share``
   of its requests are distinct prompts): harvesting answers needs new inputs, while a test
   suite or a scripted client repeats a fixed set;
+* a ring whose traffic comes mostly (``site_share``) from a handful of /24s is one site:
+  a NAT, a campus, an office or a venue explains both shared infrastructure and shared
+  hours (a class meets, an office works 9 to 5, a hackathon runs all night), so neither
+  counts and only prompts can carry it; an operator's proxy pool spreads over many
+  networks;
 * a ring whose members mostly declare one organisation (``org_id``) is that organisation:
   its shared infrastructure, billing and prompts are explained, and it is not reported;
 * members are kept only if most of their graph weight lies inside the ring
@@ -38,6 +43,7 @@ import polars as pl
 from forensics.rings.graph import ViewNull
 from forensics.rings.params import ClusterParams
 from forensics.rings.signatures import signature_similarity
+from forensics.rings.views import subnet24
 
 SINGLE_VIEW_OK: tuple[str, ...] = ("prompt",)
 # A floor under a view's random-pair mean similarity, so that a view where random pairs
@@ -55,6 +61,7 @@ class RingScore:
     explained: list[str] = field(default_factory=list)
     org_share: float = 0.0
     distinct_prompt_share: float | None = None
+    site_share: float | None = None
     score: float = 0.0
     reported: bool = False
     reason: str = ""
@@ -143,26 +150,54 @@ def _members_sharing(
     return members[passing >= need]
 
 
-def distinct_prompt_shares(
+@dataclass
+class Traffic:
+    """What a community's own requests say: prompt diversity and network concentration."""
+
+    distinct_prompt_share: float | None  # distinct prompts / prompted requests
+    site_share: float | None  # requests from the community's top SITE_NETWORKS /24s
+
+
+SITE_NETWORKS = 4
+
+
+def community_traffic(
     events: pl.LazyFrame, assignment: pl.DataFrame, index: pl.DataFrame
-) -> dict[int, float]:
-    """Per community: distinct prompts / requests with a prompt (null-free), over its events."""
+) -> dict[int, Traffic]:
+    """Per community, over its members' events: distinct-prompt share and site share."""
     members = assignment.join(index, left_on="account", right_on="idx").select(
         "account_id", "community"
     )
-    shares = (
-        events.select(
-            "account_id",
+    ev = (
+        events.select("account_id", "prompt", "src_ip")
+        .join(members.lazy(), on="account_id")
+        .select(
+            "community",
             pl.col("prompt").hash().alias("_ph"),
             pl.col("prompt").is_not_null().alias("_has"),
+            subnet24().alias("_net"),
         )
-        .filter("_has")
-        .join(members.lazy(), on="account_id")
-        .group_by("community")
-        .agg((pl.col("_ph").n_unique() / pl.len()).alias("share"))
         .collect()
     )
-    return dict(zip(shares["community"].to_list(), shares["share"].to_list(), strict=True))
+    prompts = (
+        ev.filter("_has")
+        .group_by("community")
+        .agg((pl.col("_ph").n_unique() / pl.len()).alias("share"))
+    )
+    nets = (
+        ev.drop_nulls("_net")
+        .group_by("community", "_net")
+        .len()
+        .sort("community", "len", descending=[False, True])
+        .group_by("community", maintain_order=True)
+        .agg((pl.col("len").head(SITE_NETWORKS).sum() / pl.col("len").sum()).alias("site"))
+    )
+    distinct = dict(prompts.iter_rows())
+    site = dict(nets.iter_rows())
+    return {
+        int(c): Traffic(distinct.get(c), site.get(c))
+        for c in assignment["community"].unique().to_list()
+    }
 
 
 def score_communities(
@@ -171,7 +206,7 @@ def score_communities(
     signatures: dict[str, np.ndarray],
     nulls: dict[str, ViewNull],
     org_of: np.ndarray | None,
-    distinct_shares: dict[int, float],
+    traffic: dict[int, Traffic],
     params: ClusterParams,
     carved: bool = False,
 ) -> tuple[list[RingScore], pl.DataFrame]:
@@ -203,7 +238,8 @@ def score_communities(
             *_sample_pairs(members, params.ring_pairs_sampled, rng), signatures, nulls
         )
         views = _supporting(lift, mean, params)
-        distinct = distinct_shares.get(int(community))
+        seen = traffic.get(int(community), Traffic(None, None))
+        distinct = seen.distinct_prompt_share
         reasons = []
         if (
             "prompt" in views
@@ -212,6 +248,14 @@ def score_communities(
         ):
             views.remove("prompt")
             reasons.append("prompts repeat a fixed set (not harvesting)")
+        if seen.site_share is not None and seen.site_share >= params.site_share:
+            site_views = [v for v in views if v in ("infra", "timing")]
+            views = [v for v in views if v not in site_views]
+            if site_views:
+                reasons.append(
+                    "one site (NAT, campus, office, venue) explains shared "
+                    + " and ".join(site_views)
+                )
         org_share = 0.0
         if org_of is not None:
             orgs = org_of[members]
@@ -247,6 +291,7 @@ def score_communities(
                 explained=explained,
                 org_share=org_share,
                 distinct_prompt_share=distinct,
+                site_share=seen.site_share,
                 score=score,
                 reported=bool(reported and score >= params.min_score),
                 reason="; ".join(reasons),

@@ -51,7 +51,8 @@ def token_hash(*parts: pl.Expr, kind: int) -> pl.Expr:
     return (packed.hash(seed=TOKEN_SEED + kind) & 0xFFFFFFFF).cast(pl.UInt64)
 
 
-def _subnet24() -> pl.Expr:
+def subnet24() -> pl.Expr:
+    """The /24 (IPv4) or /48 (IPv6) of src_ip, as text without the suffix."""
     ip = pl.col("src_ip")
     v4 = ip.str.extract(_IPV4_24, 1)
     # IPv6: the first three hextets (a /48, the usual site allocation).
@@ -120,7 +121,7 @@ def infra_tokens(
     ev = (
         events.select("account_id", "src_ip", "user_agent", "api_key_id", bucket.alias("ts"))
         .unique()
-        .with_columns(_subnet24().alias("_net"))
+        .with_columns(subnet24().alias("_net"))
         .select(
             "account_id",
             pl.concat_list(

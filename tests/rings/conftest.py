@@ -87,7 +87,7 @@ class Population:
         n: int,
         templates: int = 6,
         per_account: int = 40,
-        pool: int = 12,
+        pool: int = 40,
         with_prompts: bool = True,
     ) -> list[str]:
         """One operator: a task curriculum, a rotating proxy pool, one scheduler's windows."""
