@@ -87,6 +87,7 @@ class Store:
     LOCK = ".lock"
     JOURNAL = ".journal.json"
     STAGING = ".staging"
+    REPLACED = ".replaced"  # files a commit replaces, kept until it is done
 
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = Path(root)
@@ -229,6 +230,7 @@ class Store:
                             os.replace(self.root / backup, self.root / final)
             journal_path.unlink(missing_ok=True)
         shutil.rmtree(self.root / self.STAGING, ignore_errors=True)
+        shutil.rmtree(self.root / self.REPLACED, ignore_errors=True)
         for tmp in self.root.rglob(".*.tmp"):
             with contextlib.suppress(OSError):
                 tmp.unlink()
@@ -308,11 +310,16 @@ class Transaction:
         for _s, final in moves:
             if (root / final).exists() and final not in self._replaces:
                 raise StoreError(f"refusing to overwrite {final} in the store")
+        # Replaced files are moved aside outside staging (which a failed commit sweeps), so
+        # that recovery can always put them back.
+        aside = root / Store.REPLACED / self.txn_id
         backups = [
-            (final, str((self.staging_dir / f"replaced-{i:06d}").relative_to(root)))
+            (final, str((aside / f"{i:06d}-{Path(final).name}").relative_to(root)))
             for i, (_s, final) in enumerate(moves)
             if final in self._replaces and (root / final).exists()
         ]
+        if backups:
+            aside.mkdir(parents=True, exist_ok=True)
         write_json_atomic(
             root / Store.JOURNAL, {"txn": self.txn_id, "moves": moves, "backups": backups}
         )
@@ -326,3 +333,4 @@ class Transaction:
         manifest.setdefault("transactions", []).append(self.txn_id)
         self.store.write_manifest(manifest)
         (root / Store.JOURNAL).unlink(missing_ok=True)
+        shutil.rmtree(aside, ignore_errors=True)

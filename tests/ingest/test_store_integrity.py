@@ -226,3 +226,29 @@ def test_truncated_gzip_keeps_rows_before_the_break_and_says_so(
     ]
     assert any(r.startswith("read_error") for r in reasons)
     assert events().height == report.rows_ingested
+
+
+def test_a_commit_failing_after_replacing_accounts_is_rolled_back(
+    write, run_ingest, store_dir, monkeypatch
+):
+    run_ingest(
+        write("a.jsonl", jsonl(rows(2))), accounts=str(write("acc.csv", "id,country\nu1,de\n"))
+    )
+    before = tree_snapshot(store_dir)
+
+    def disk_full(self, manifest):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(Store, "write_manifest", disk_full)
+    with pytest.raises(OSError):
+        run_ingest(
+            write("b.jsonl", jsonl(rows(2, prefix="b"))),
+            accounts=str(write("acc2.csv", "id,country\nu1,fr\n")),
+        )
+    monkeypatch.undo()
+    with Store(store_dir).lock():  # the next writer recovers
+        pass
+    assert tree_snapshot(store_dir) == before
+    assert pl.read_parquet(store_dir / "accounts" / "accounts.parquet")["country"].to_list() == [
+        "DE"
+    ]
