@@ -395,15 +395,15 @@ def _synchrony(ev: pl.LazyFrame, prefixes: pl.LazyFrame, params: FeatureParams) 
     whose neighbours are there by chance, large when the same accounts keep appearing in
     the same subnets in the same hours (one operator's scheduler on one proxy pool).
     """
+    # the subnet is joined on first, so that the one `unique` runs on compact keys
     cells = (
         ev.filter(pl.col("src_ip").is_not_null())
-        .select(
-            "account_id", pl.col("ts").dt.truncate(params.sync_bucket).alias("bucket"), "src_ip"
-        )
-        .unique()
+        .select("account_id", "ts", "src_ip")
         .join(prefixes.select("src_ip", "subnet24"), on="src_ip")
         .filter(pl.col("subnet24").is_not_null())
-        .select("account_id", "bucket", "subnet24")
+        .select(
+            "account_id", pl.col("ts").dt.truncate(params.sync_bucket).alias("bucket"), "subnet24"
+        )
         .unique()
     )
     expected = (pl.col("A") - 1).cast(pl.Float64) * (pl.col("S") - 1).cast(pl.Float64) / pl.col("T")
@@ -528,9 +528,11 @@ def compute_account_features(
         _infra_sharing(account_ips),
         _synchrony(ev, prefixes, params),
     ]
-    table = _volume_timing(ev)
+    # One part at a time: each is small once aggregated, and peak memory is the largest
+    # part's working set rather than the sum of all of them.
+    table = _volume_timing(ev).collect().lazy()
     for part in parts:
-        table = table.join(part, on="account_id", how="left")
+        table = table.join(part.collect().lazy(), on="account_id", how="left")
     table = table.with_columns(pl.col("account_id").cast(pl.String)).join(
         requests.lazy(), on="account_id", how="left"
     )
