@@ -196,6 +196,9 @@ def main() -> None:
         f"forensics ingest                   : {o:6.2f} s  {rows / o:>12,.0f} rows/s  {mb / o:7.1f} MB/s"
     )
     print(f"ratio forensics/baseline throughput: {b / o:.2f}  (target >= 0.5)")
+    bb = min(r["seconds"] for r in base)
+    ob = min(r["seconds"] for r in ours)
+    print(f"best of {args.reps}: baseline {bb:.2f} s, forensics {ob:.2f} s, ratio {bb / ob:.2f}")
     bc = statistics.median(r["cpu"] for r in base)
     oc = statistics.median(r["cpu"] for r in ours)
     print(

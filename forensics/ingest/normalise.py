@@ -226,20 +226,27 @@ def parse_times(raw: pl.Series, tz: str | None) -> tuple[pl.Series, bool]:
         return res.to_series().cast(UTC_TS), False
     if dtype != pl.String:
         return pl.Series(values=[None] * raw.len(), dtype=UTC_TS), False
-    s = pl.col("v").str.strip_chars()
-    # Offsets and Z, the common case, first; later shapes only for rows still unparsed.
-    iso = s.str.replace(r"^(\d{4}-\d\d-\d\d)[ t]", "${1}T").str.replace(r"[Zz]$", "+00:00")
-    stages: list[tuple[pl.Expr, bool]] = [
-        # "2024-05-01T10:00:00.123Z" on the fast naive-ISO path, "+02:00" as it is, then
-        # the other spellings.
-        (
-            pl.when(s.str.ends_with("Z")).then(
-                s.str.strip_suffix("Z")
+    # The common case first, as written: "2024-05-01T10:00:00.123Z" on polars' fast
+    # naive-ISO path. When that parses every value, nothing else is computed.
+    v = pl.col("v")
+    first = (
+        frame.select(
+            pl.when(v.str.ends_with("Z")).then(
+                v.str.strip_suffix("Z")
                 .str.to_datetime(_ISO_NAIVE[0], strict=False, time_unit="us")
                 .dt.replace_time_zone("UTC")
-            ),
-            False,
-        ),
+            )
+        )
+        .collect()
+        .to_series()
+        .cast(UTC_TS)
+    )
+    if first.null_count() == raw.null_count():
+        return first, False
+    s = v.str.strip_chars()
+    # Later shapes only for rows still unparsed.
+    iso = s.str.replace(r"^(\d{4}-\d\d-\d\d)[ t]", "${1}T").str.replace(r"[Zz]$", "+00:00")
+    stages: list[tuple[pl.Expr, bool]] = [
         (s.str.to_datetime(_ISO_FAST, strict=False, time_zone="UTC", time_unit="us"), False),
         (iso.str.to_datetime(_ISO_OFFSET, strict=False, time_zone="UTC", time_unit="us"), False),
         (
@@ -266,7 +273,7 @@ def parse_times(raw: pl.Series, tz: str | None) -> tuple[pl.Series, bool]:
         )
     )
     present = raw.is_not_null() & ~raw.is_in(NULL_STRINGS) & ~(raw.str.strip_chars() == "")
-    result = pl.Series("v", [None] * raw.len(), dtype=UTC_TS)
+    result = first
     naive = False
     for expr, is_naive in stages:
         todo = present & result.is_null()
@@ -401,7 +408,11 @@ def normalise_batch(
         ts = parsed[0]
         for more in parsed[1:]:
             ts = ts.fill_null(more)
-        ts_present = pl.any_horizontal([_present(pl.col(c), out.schema[c]) for c in ts_raw])
+        ts_present = (
+            pl.lit(True)  # every row has a time: no need to tell missing from bad
+            if ts.null_count() == 0
+            else pl.any_horizontal([_present(pl.col(c), out.schema[c]) for c in ts_raw])
+        )
         out = out.with_columns(ts.alias("ts"), ts_present.alias("__ts_present")).drop(ts_raw)
     else:
         out = out.with_columns(
