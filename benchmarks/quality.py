@@ -1,7 +1,7 @@
 """Detection quality: simulate, ingest, cluster and evaluate every scenario x seed; print a table.
 
     .venv/bin/python benchmarks/quality.py [--scenarios evasive,traps,camouflage] [--seeds 1,2,3]
-        [--scale 1.0] [--work /tmp/forensics-quality] [--holdout FAMILY,...]
+        [--scale 1.0] [--work /tmp/forensics-quality] [--holdout FAMILY,...] [--reuse]
 
 Each row is one `forensics evaluate --json` run: account precision and recall, the worst
 best-match Jaccard of any true ring, how many found rings merge true rings, and the worst
@@ -31,9 +31,14 @@ def _run(cmd: list[str]) -> str:
     return done.stdout
 
 
-def _dataset(kind: str, name: str, seed: int, scale: float, work: Path) -> tuple[Path, Path, Path]:
-    """(events input, accounts file, truth file) of a fresh dataset."""
+def _dataset(
+    kind: str, name: str, seed: int, scale: float, work: Path, reuse: bool = False
+) -> tuple[Path, Path, Path]:
+    """(events input, accounts file, truth file) of a fresh dataset (or the last one, reused)."""
     out = work / f"{kind}-{name}-{seed}"
+    events = out / ("events" if kind == "simulate" else "events.jsonl")
+    if reuse and (out / "truth.csv").is_file():
+        return events, out / "accounts.csv", out / "truth.csv"
     shutil.rmtree(out, ignore_errors=True)
     if kind == "simulate":
         _run(
@@ -101,6 +106,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--scale", type=float, default=1.0)
     ap.add_argument("--holdout", default="", help="holdout families to run too")
     ap.add_argument("--work", default="/tmp/forensics-quality")
+    ap.add_argument(
+        "--reuse", action="store_true", help="reuse datasets and stores already in --work"
+    )
     args = ap.parse_args(argv)
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
@@ -114,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     print("|" + "---|" * len(cols))
     for kind, name in jobs:
         for seed in seeds:
-            row = evaluate_one(kind, name, seed, args.scale, work)
+            row = evaluate_one(kind, name, seed, args.scale, work, args.reuse)
             rows.append(row)
             print("| " + " | ".join(_fmt(row[c]) for c in cols) + " |", flush=True)
     return 0
