@@ -53,22 +53,17 @@ def _dataset(
     return out / "events.jsonl", out / "accounts.csv", out / "truth.csv"
 
 
-def evaluate_one(kind: str, name: str, seed: int, scale: float, work: Path) -> dict:
-    events, accounts, truth = _dataset(kind, name, seed, scale, work)
+def evaluate_one(
+    kind: str, name: str, seed: int, scale: float, work: Path, reuse: bool = False
+) -> dict:
+    events, accounts, truth = _dataset(kind, name, seed, scale, work, reuse)
     store = work / f"store-{kind}-{name}-{seed}"
-    shutil.rmtree(store, ignore_errors=True)
-    _run(
-        [
-            *FORENSICS,
-            "ingest",
-            str(events),
-            "--accounts",
-            str(accounts),
-            "--store",
-            str(store),
-            "-q",
-        ]
-    )
+    if not (reuse and (store / "manifest.json").is_file()):
+        shutil.rmtree(store, ignore_errors=True)
+        _run(
+            [*FORENSICS, "ingest", str(events), "--accounts", str(accounts), "--store",
+             str(store), "-q"]
+        )  # fmt: skip
     t = time.perf_counter()
     _run([*FORENSICS, "cluster", str(store), "--seed", str(seed)])
     cluster_s = time.perf_counter() - t
