@@ -27,6 +27,45 @@ def _first_char(head: bytes) -> bytes:
     return stripped[:1]
 
 
+# Deeper JSON is not a log record, and polars' parser would overflow its stack on it (a
+# hostile line of 10,000 nested brackets crashes the process): such lines are rejected.
+MAX_JSON_DEPTH = 128
+
+
+def _depth_bound(data: bytes, block: int = 8 * 1024 * 1024) -> int:
+    """An upper bound of the JSON nesting depth of ``data`` (brackets inside strings count)."""
+    deepest = level = 0
+    for lo in range(0, len(data), block):
+        arr = np.frombuffer(data, dtype=np.uint8, count=min(block, len(data) - lo), offset=lo)
+        step = (arr == 91).astype(np.int32) + (arr == 123) - (arr == 93) - (arr == 125)
+        running = np.cumsum(step) + level
+        if running.size:
+            deepest = max(deepest, int(running.max()))
+            level = int(running[-1])
+    return deepest
+
+
+def _depth(value: object) -> int:
+    """The nesting depth of a parsed JSON value (iterative: no recursion limit)."""
+    deepest = 0
+    todo = [(value, 1)]
+    while todo:
+        item, level = todo.pop()
+        if isinstance(item, dict | list):
+            deepest = max(deepest, level)
+            todo.extend((v, level + 1) for v in (item.values() if isinstance(item, dict) else item))
+    return deepest
+
+
+def _deep_suspects(data: bytes, starts: np.ndarray, lengths: np.ndarray) -> bool:
+    """Whether some line has more openers than MAX_JSON_DEPTH (only long lines can)."""
+    for i in np.flatnonzero(lengths > 2 * MAX_JSON_DEPTH).tolist():
+        s, e = int(starts[i]), int(starts[i] + lengths[i])
+        if data.count(b"[", s, e) + data.count(b"{", s, e) > MAX_JSON_DEPTH:
+            return True
+    return False
+
+
 @dataclass
 class TextBatch(Batch):
     """A batch whose reader has ruled out NUL characters in its text (``nul_free``)."""
@@ -64,33 +103,41 @@ class JsonlReader:
 def read_json_array(stream: BinaryIO) -> Iterator[Batch]:
     """A JSON array of objects: parsed whole (exports of this shape are bounded in size)."""
     data = stream.read()
-    try:
-        frame = pl.read_json(io.BytesIO(data), infer_schema_length=None)
-    except Exception:
+    if _depth_bound(data) <= MAX_JSON_DEPTH + 1:  # +1: the array itself
         try:
-            records = json.loads(data)
-        except (ValueError, UnicodeDecodeError) as exc:
+            frame = pl.read_json(io.BytesIO(data), infer_schema_length=None)
             yield Batch(
-                _empty(), [Reject(1, f"bad_json: {exc}", data[:4096].decode("utf-8", "replace"))]
+                frame.with_columns(source_line=pl.int_range(1, pl.len() + 1, dtype=pl.Int64))
             )
             return
-        if not isinstance(records, list):
-            yield Batch(
-                _empty(),
-                [Reject(1, "not_an_array_of_objects", data[:4096].decode("utf-8", "replace"))],
-            )
-            return
-        good = [r for r in records if isinstance(r, dict)]
-        rejects = [
-            Reject(i + 1, "not_an_object", json.dumps(r)[:4096])
-            for i, r in enumerate(records)
-            if not isinstance(r, dict)
-        ]
-        lines = [i + 1 for i, r in enumerate(records) if isinstance(r, dict)]
-        frame = _frame_from_dicts(good)
-        yield Batch(frame.with_columns(source_line=pl.Series(lines, dtype=pl.Int64)), rejects)
+        except Exception:
+            pass
+    head = data[:4096].decode("utf-8", "replace")
+    try:
+        records = json.loads(data)
+    except RecursionError:
+        yield Batch(_empty(), [Reject(1, "bad_json: nested too deeply", head)])
         return
-    yield Batch(frame.with_columns(source_line=pl.int_range(1, pl.len() + 1, dtype=pl.Int64)))
+    except (ValueError, UnicodeDecodeError) as exc:
+        yield Batch(_empty(), [Reject(1, f"bad_json: {str(exc)[:200]}", head)])
+        return
+    if not isinstance(records, list):
+        yield Batch(_empty(), [Reject(1, "not_an_array_of_objects", head)])
+        return
+    # The slow path (records of mixed types, or deep ones): one record at a time.
+    good: list[dict[str, Any]] = []
+    lines: list[int] = []
+    rejects: list[Reject] = []
+    for i, record in enumerate(records):
+        if not isinstance(record, dict):
+            rejects.append(Reject(i + 1, "not_an_object", json.dumps(record)[:4096]))
+        elif _depth(record) > MAX_JSON_DEPTH:
+            rejects.append(Reject(i + 1, "bad_json: nested too deeply", ""))
+        else:
+            good.append(record)
+            lines.append(i + 1)
+    frame = _frame_from_dicts(good)
+    yield Batch(frame.with_columns(source_line=pl.Series(lines, dtype=pl.Int64)), rejects)
 
 
 def _empty() -> pl.DataFrame:
@@ -215,7 +262,7 @@ def parse_ndjson_chunk(
     lengths = np.diff(np.append(starts, len(data)))
     # Blank lines ("\n" or "\r\n") are skipped by the parser: number only the others.
     content = np.flatnonzero(lengths > 2) if bool((lengths <= 2).any()) else None
-    if b"\x00" not in data:
+    if b"\x00" not in data and not _deep_suspects(data, starts, lengths):
         try:
             frame = (schema or _RunningSchema()).parse(data, starts)
             expected = len(starts) if content is None else len(content)
@@ -273,8 +320,12 @@ def _line_problem(raw: bytes) -> str | None:
         value = json.loads(text)
     except ValueError as exc:
         return f"bad_json: {str(exc).split(':')[0]}"
+    except RecursionError:
+        return "bad_json: nested too deeply"
     if not isinstance(value, dict):
         return "not_an_object"
     if "\x00" in text or "\\u0000" in text:
         return "nul_byte"
+    if raw.count(b"[") + raw.count(b"{") > MAX_JSON_DEPTH and _depth(value) > MAX_JSON_DEPTH:
+        return "bad_json: nested too deeply"
     return None

@@ -110,3 +110,30 @@ def test_times_outside_plausible_years_are_quarantined(write, run_ingest, store_
     result = run_ingest(write("a.jsonl", jsonl(rows)))
     assert result.inputs[0].rows_ingested == 1
     assert _reasons(store_dir) == {1: "implausible_timestamp", 2: "implausible_timestamp"}
+
+
+def test_hostile_nesting_is_quarantined_not_a_crash(write, run_ingest, store_dir):
+    deep = (
+        '{"ts": "2024-05-01T10:00:00Z", "account_id": "x", "p": '
+        + "[" * 200_000
+        + "]" * 200_000
+        + "}"
+    )
+    result = run_ingest(write("deep.jsonl", jsonl([GOOD]) + deep + "\n"))
+    assert result.inputs[0].rows_ingested == 1
+    assert _reasons(store_dir)[2].startswith("bad_json")
+
+
+def test_hostile_nesting_in_a_json_array_is_quarantined(write, run_ingest, store_dir):
+    def array(depth: int) -> str:
+        deep = "[" * depth + "]" * depth
+        return f'[{json.dumps(GOOD)}, {{"ts": 1714557600, "account_id": "x", "p": {deep}}}]'
+
+    # Deeper than a log record: that record is rejected, the others are kept.
+    result = run_ingest(write("deep.json", array(300)))
+    assert result.inputs[0].rows_ingested == 1
+    assert _reasons(store_dir) == {2: "bad_json: nested too deeply"}
+    # Deeper than any JSON parser's stack: the array is rejected whole, and nothing crashes.
+    result = run_ingest(write("deeper.json", array(5000)))
+    assert result.inputs[0].status == "error"
+    assert result.inputs[0].quarantine_reasons == {"bad_json": 1}
