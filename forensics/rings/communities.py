@@ -31,9 +31,13 @@ def communities(
     empty = pl.DataFrame(schema={"account": pl.UInt32, "community": pl.UInt32})
     if graph.height == 0:
         return empty
+    # Only the accounts that have edges enter igraph (local ids), mapped back at the end.
+    ends = np.concatenate([graph["a"].to_numpy(), graph["b"].to_numpy()])
+    nodes, local = np.unique(ends, return_inverse=True)
+    half = graph.height
     g = ig.Graph(
-        n=n_accounts,
-        edges=np.column_stack([graph["a"].to_numpy(), graph["b"].to_numpy()]).tolist(),
+        n=nodes.size,
+        edges=np.column_stack([local[:half], local[half:]]).tolist(),
         edge_attrs={"weight": graph["weight"].to_list()},
     )
     random.seed(seed)
@@ -49,7 +53,7 @@ def communities(
             resolution=resolution,
             n_iterations=-1,
         )
-        comp_idx = np.asarray(comp, dtype=np.uint32)
+        comp_idx = nodes[np.asarray(comp, dtype=np.int64)].astype(np.uint32)
         for part in parts:
             if len(part) >= min_size:
                 members.append(comp_idx[np.asarray(part, dtype=np.int64)])

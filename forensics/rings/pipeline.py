@@ -29,6 +29,7 @@ from forensics.rings.scoring import (
     community_traffic,
     operator_groups,
     score_communities,
+    traffic_frame,
 )
 from forensics.rings.signatures import bulk_minhash, permutations
 from forensics.rings.views import available_views, build_view
@@ -238,6 +239,7 @@ def _rings_at_resolutions(
     while rings already reported are left whole. Parts carved out this way need two
     independent views (scoring.score_communities).
     """
+    traffic_rows = traffic_frame(events, index)
     scores: list[RingScore] = []
     kept_parts: list[pl.DataFrame] = []
     pending = communities(graph, n, params.resolution, params.min_ring_size, params.seed)
@@ -248,14 +250,14 @@ def _rings_at_resolutions(
             break
         pending = pending.with_columns(pl.col("community") + next_id)
         next_id = int(pending["community"].max()) + 1
-        distinct = community_traffic(events, pending, index)
+        distinct = community_traffic(traffic_rows, pending)
         round_scores, kept = score_communities(
             pending, graph, signatures, nulls, org_of, distinct, params, depth > 0
         )
         replaced: set[int] = set()
         if depth == 0:
             round_scores, kept, next_id, replaced = _split_merged(
-                round_scores, kept, graph, n, index, events, signatures, nulls, org_of,
+                round_scores, kept, graph, n, index, traffic_rows, signatures, nulls, org_of,
                 with_prompts, params, next_id,
             )  # fmt: skip
         done = {s.community for s in round_scores if s.reported} | replaced
@@ -268,11 +270,10 @@ def _rings_at_resolutions(
             unresolved.group_by("community").len().filter(pl.col("len") >= 2 * params.min_ring_size)
         )
         parts = []
-        for (community,) in big.select("community").iter_rows():
-            inside = unresolved.filter(pl.col("community") == community)["account"]
-            sub = graph.filter(
-                pl.col("a").is_in(inside.implode()) & pl.col("b").is_in(inside.implode())
-            )
+        inner = _edges_within(
+            graph, unresolved.filter(pl.col("community").is_in(big["community"].implode()))
+        )
+        for sub in inner.values():
             split = communities(sub, n, resolution, params.min_ring_size, params.seed)
             if split["community"].n_unique() > 1:
                 parts.append(split.with_columns(pl.col("community") + 1_000_000 * len(parts)))
@@ -291,13 +292,24 @@ def _rings_at_resolutions(
     return scores, kept_all
 
 
+def _edges_within(graph: pl.DataFrame, assignment: pl.DataFrame) -> dict[int, pl.DataFrame]:
+    """The edges inside each community, by community (one join, not a scan per community)."""
+    a = assignment.rename({"account": "a", "community": "ca"})
+    b = assignment.rename({"account": "b", "community": "cb"})
+    inside = graph.join(a, on="a").join(b, on="b").filter(pl.col("ca") == pl.col("cb"))
+    return {
+        int(c): part.drop("ca", "cb")
+        for (c,), part in inside.partition_by("ca", as_dict=True).items()
+    }
+
+
 def _split_merged(
     round_scores: list[RingScore],
     kept: pl.DataFrame,
     graph: pl.DataFrame,
     n: int,
     index: pl.DataFrame,
-    events: pl.LazyFrame,
+    traffic_rows: pl.DataFrame,
     signatures: dict[str, np.ndarray],
     nulls: dict[str, ViewNull],
     org_of: np.ndarray | None,
@@ -343,7 +355,7 @@ def _split_merged(
     if not split_rows:
         return round_scores, kept, next_id, replaced
     assignment = pl.concat(split_rows)
-    distinct = community_traffic(events, assignment, index)
+    distinct = community_traffic(traffic_rows, assignment)
     part_scores, part_kept = score_communities(
         assignment, graph, signatures, nulls, org_of, distinct, params
     )

@@ -161,31 +161,32 @@ class Traffic:
 SITE_NETWORKS = 4
 
 
-def community_traffic(
-    events: pl.LazyFrame, assignment: pl.DataFrame, index: pl.DataFrame
-) -> dict[int, Traffic]:
-    """Per community, over its members' events: distinct-prompt share and site share."""
-    members = assignment.join(index, left_on="account", right_on="idx").select(
-        "account_id", "community"
-    )
-    ev = (
+def traffic_frame(events: pl.LazyFrame, index: pl.DataFrame) -> pl.DataFrame:
+    """(account, prompt hash, has prompt, /24 hash) per request, read once per run."""
+    return (
         events.select("account_id", "prompt", "src_ip")
-        .join(members.lazy(), on="account_id")
+        .join(index.lazy(), on="account_id")
         .select(
-            "community",
+            pl.col("idx").alias("account"),
             pl.col("prompt").hash().alias("_ph"),
             pl.col("prompt").is_not_null().alias("_has"),
-            subnet24().alias("_net"),
+            subnet24().hash().alias("_net"),
+            subnet24().is_not_null().alias("_has_net"),
         )
         .collect()
     )
+
+
+def community_traffic(rows: pl.DataFrame, assignment: pl.DataFrame) -> dict[int, Traffic]:
+    """Per community, over its members' requests: distinct-prompt share and site share."""
+    ev = rows.join(assignment, on="account")
     prompts = (
         ev.filter("_has")
         .group_by("community")
         .agg((pl.col("_ph").n_unique() / pl.len()).alias("share"))
     )
     nets = (
-        ev.drop_nulls("_net")
+        ev.filter("_has_net")
         .group_by("community", "_net")
         .len()
         .sort("community", "len", descending=[False, True])
