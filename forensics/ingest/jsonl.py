@@ -30,6 +30,10 @@ def _first_char(head: bytes) -> bytes:
 # Deeper JSON is not a log record, and polars' parser would overflow its stack on it (a
 # hostile line of 10,000 nested brackets crashes the process): such lines are rejected.
 MAX_JSON_DEPTH = 128
+# Lines longer than this are checked for depth before the native parser sees them (a
+# line must be twice as long as it is deep). Shorter lines cannot crash the parser; very
+# deep short lines (hundreds of levels) are merely slow to parse: a known limit.
+SUSPECT_LINE_BYTES = 1000
 
 
 def _depth_bound(data: bytes, block: int = 8 * 1024 * 1024) -> int:
@@ -59,7 +63,7 @@ def _depth(value: object) -> int:
 
 def _deep_suspects(data: bytes, starts: np.ndarray, lengths: np.ndarray) -> bool:
     """Whether some line has more openers than MAX_JSON_DEPTH (only long lines can)."""
-    for i in np.flatnonzero(lengths > 2 * MAX_JSON_DEPTH).tolist():
+    for i in np.flatnonzero(lengths > SUSPECT_LINE_BYTES).tolist():
         s, e = int(starts[i]), int(starts[i] + lengths[i])
         if data.count(b"[", s, e) + data.count(b"{", s, e) > MAX_JSON_DEPTH:
             return True
