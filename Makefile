@@ -12,12 +12,13 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-# The main job on the embedded sample: ingest, cluster, report.
+# The main job on the embedded sample: ingest, cluster, report; then score it against its truth.
 demo: $(STAMP)
 	rm -rf demo_store
 	$(BIN)/forensics ingest sample_logs/events --store demo_store --accounts sample_logs/accounts.csv
 	$(BIN)/forensics cluster demo_store
 	$(BIN)/forensics report demo_store
+	$(BIN)/forensics evaluate demo_store --truth sample_logs/truth.csv
 
 test: $(STAMP)
 	$(BIN)/pytest
