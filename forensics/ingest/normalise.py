@@ -287,6 +287,19 @@ def parse_times(raw: pl.Series, tz: str | None) -> tuple[pl.Series, bool]:
     return result, naive
 
 
+_OCTET = r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
+_IPV4 = rf"{_OCTET}(?:\.{_OCTET}){{3}}"
+_HEXGROUP = r"[1-9a-f][0-9a-f]{0,3}"
+_HEXGROUPS = rf"(?:{_HEXGROUP}(?::{_HEXGROUP})*)?"
+# RFC 5952 canonical form, cheaply: lower-case groups without leading zeros, one "::"
+# standing for at least two zero groups (so at most six groups written), no "0" group
+# left uncompressed. Anything else with a colon goes through ``ipaddress`` (rare).
+_CANONICAL_V6 = rf"^{_HEXGROUPS}::{_HEXGROUPS}$"
+_MAPPED_HEX = r"^::ffff:[0-9a-f]{1,4}:[0-9a-f]{1,4}$"
+_IP_CACHE: dict[str, str] = {}
+_IP_CACHE_MAX = 1_000_000
+
+
 def _normalise_ip(value: str) -> str:
     """One address: brackets and ports off, IPv4-mapped IPv6 to IPv4, IPv6 compressed."""
     v = value.strip()
@@ -303,15 +316,59 @@ def _normalise_ip(value: str) -> str:
     return str(ip)
 
 
+def _ip_exprs(s: pl.Expr) -> pl.Expr:
+    """Vectorised forms: IPv4:port and ``::ffff:a.b.c.d`` to IPv4; canonical IPv6 as is.
+
+    Values these rules do not settle (other IPv6 spellings, brackets, host:port) are null.
+    """
+    v4_port = s.str.extract(rf"^({_IPV4}):\d{{1,5}}$", 1)
+    mapped = s.str.extract(rf"(?i)^::ffff:({_IPV4})$", 1)
+    canonical = (
+        s.str.contains(_CANONICAL_V6)
+        & (s.str.count_matches(r"[0-9a-f]+") <= 6)
+        & ~s.str.contains(_MAPPED_HEX)
+    )
+    return (
+        pl.when(~s.str.contains(":", literal=True))
+        .then(s)
+        .when(canonical)
+        .then(s)
+        .otherwise(pl.coalesce(v4_port, mapped))
+    )
+
+
 def normalise_ips(ips: pl.Series) -> pl.Series:
-    """Canonical client addresses; host names are kept as they are."""
-    first_hop = ips.str.replace(r"\s*,.*$", "").str.strip_chars()
-    special = first_hop.filter(first_hop.str.contains(":", literal=True)).unique().drop_nulls()
-    if special.len() == 0:
+    """Canonical client addresses; host names are kept as they are.
+
+    X-Forwarded-For lists keep their first hop (the split runs only on batches where some
+    value has a comma). IPv4, IPv4 with a port, IPv4-mapped IPv6 and IPv6 already in RFC 5952
+    form are settled by string expressions; ``ipaddress`` sees only the other distinct
+    values, once per process (cached across batches).
+    """
+    if ips.str.contains(",", literal=True).any():
+        ips = ips.str.replace(r"\s*,.*$", "")
+    first_hop = ips.str.strip_chars()
+    # Only values with a colon can change; they are worked on once per distinct value.
+    colon = first_hop.str.contains(":", literal=True)
+    if not colon.any():
         return first_hop
-    # A loop over distinct IPv6 / host:port values in the batch (not over rows).
-    fixed = [_normalise_ip(v) for v in special.to_list()]
-    return first_hop.replace(special, pl.Series(fixed, dtype=pl.String))
+    special = first_hop.filter(colon).unique()
+    fast = special.to_frame("s").select(_ip_exprs(pl.col("s"))).to_series()
+    if fast.null_count():
+        if len(_IP_CACHE) > _IP_CACHE_MAX:
+            _IP_CACHE.clear()
+        todo = special.filter(fast.is_null())
+        fixed = []
+        for v in todo.to_list():  # a loop over distinct unsettled values, not over rows
+            out = _IP_CACHE.get(v)
+            if out is None:
+                out = _IP_CACHE[v] = _normalise_ip(v)
+            fixed.append(out)
+        slow = special.replace_strict(todo, pl.Series(fixed, dtype=pl.String), default=None)
+        fast = fast.fill_null(slow)
+    if (fast == special).all():
+        return first_hop
+    return first_hop.replace(special, fast)
 
 
 def _decode_messages(raw: pl.Series) -> pl.Series:
