@@ -76,3 +76,54 @@ class RequestIdIndex:
         keep = np.empty(ordered.size, dtype=bool)
         keep[order] = keep_sorted
         return keep
+
+
+class OccurrenceCounter:
+    """How many times each content hash was seen so far in one input (across its batches).
+
+    Sorted runs of (hash, count) merged like ``RequestIdIndex`` (a hash may sit in several
+    runs; its count is the sum), so a batch costs O(b log n), not a pass over the file's
+    history.
+    """
+
+    def __init__(self) -> None:
+        self._runs: list[tuple[np.ndarray, np.ndarray]] = []
+
+    def occurrence(self, hashes: np.ndarray) -> np.ndarray:
+        """1-based occurrence number of each row's hash in the input so far; records them."""
+        order = np.argsort(hashes, kind="stable")
+        ordered = hashes[order]
+        starts = np.ones(ordered.size, dtype=bool)
+        starts[1:] = ordered[1:] != ordered[:-1]
+        group_start = np.flatnonzero(starts)
+        # Rank within equal hashes of this batch (0, 1, 2, ... in row order: stable sort).
+        rank = np.arange(ordered.size) - np.repeat(
+            group_start, np.diff(np.r_[group_start, ordered.size])
+        )
+        uniq = ordered[group_start]
+        prior = np.zeros(uniq.size, dtype=np.int64)
+        for keys, counts in self._runs:
+            pos = np.searchsorted(keys, uniq)
+            pos[pos == keys.size] = 0
+            hit = keys[pos] == uniq
+            prior[hit] += counts[pos[hit]]
+        counts_here = np.diff(np.r_[group_start, ordered.size])
+        self._add(uniq, counts_here.astype(np.int64))
+        occ_sorted = np.repeat(prior, counts_here) + rank + 1
+        occ = np.empty(ordered.size, dtype=np.int64)
+        occ[order] = occ_sorted
+        return occ
+
+    def _add(self, keys: np.ndarray, counts: np.ndarray) -> None:
+        if keys.size == 0:
+            return
+        self._runs.append((keys, counts))
+        while len(self._runs) > 1 and self._runs[-2][0].size <= 2 * self._runs[-1][0].size:
+            k2, c2 = self._runs.pop()
+            k1, c1 = self._runs[-1]
+            k = np.concatenate((k1, k2))
+            c = np.concatenate((c1, c2))
+            order = np.argsort(k, kind="stable")
+            k, c = k[order], c[order]
+            starts = np.flatnonzero(np.r_[True, k[1:] != k[:-1]])
+            self._runs[-1] = (k[starts], np.add.reduceat(c, starts))

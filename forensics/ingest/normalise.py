@@ -19,8 +19,10 @@ import ipaddress
 from dataclasses import dataclass, field
 
 import polars as pl
+import polars_hash as plh
 
 from forensics.errors import ForensicsError
+from forensics.ingest.dedup import OccurrenceCounter
 from forensics.ingest.profiles import ALIASES, Profile
 from forensics.schema import EVENT_SCHEMA, MAPPABLE_EVENT_FIELDS, UTC_TS
 
@@ -392,11 +394,13 @@ def normalise_batch(
     tz: str | None,
     source_file: str,
     check_nul: bool = True,
+    occurrences: OccurrenceCounter | None = None,
 ) -> Normalised:
     """Map, convert and validate one batch (``frame`` has ``source_line`` and source fields).
 
     ``check_nul=False`` skips the search for NUL characters in text values, for readers
-    that have already ruled them out.
+    that have already ruled them out. ``occurrences`` counts identical rows across the
+    batches of one input (see ``add_content_ids``).
     """
     schema = frame.schema
     derived = spec.derived()
@@ -528,22 +532,52 @@ def normalise_batch(
     )
     collected = events.collect()
     if collected["request_id"].null_count():
-        collected = collected.with_columns(pl.col("request_id").fill_null(row_hash_id()))
+        collected = add_content_ids(collected, occurrences)
     return Normalised(collected, rejects, sources, naive)
 
 
-def row_hash_id() -> pl.Expr:
-    """A request id for a row that has none: a 128-bit hash of its canonical content.
+def _content_text() -> pl.Expr:
+    """The canonical content of a row as one string (fields joined by a unit separator).
 
-    Polars' hash is stable for a given polars version (pinned in pyproject), which is what
-    de-duplication within one store needs.
+    Times are spelled as epoch microseconds and nulls as a NUL (a value never holds one:
+    such rows are rejected), so the text depends on the values only, not on a library's
+    display format.
     """
-    content = pl.struct(
-        [c for c in EVENT_SCHEMA if c not in ("request_id", "source_file", "source_line")]
+    parts = []
+    for c, dtype in EVENT_SCHEMA.items():
+        if c in ("request_id", "source_file", "source_line"):
+            continue
+        e = pl.col(c)
+        if c == "ts":
+            e = e.dt.epoch("us")
+        elif dtype == pl.Boolean:
+            e = e.cast(pl.Int8)
+        parts.append(e.cast(pl.String).fill_null("\x00"))
+    return pl.concat_str(parts, separator="\x1f")
+
+
+def add_content_ids(events: pl.DataFrame, counter: OccurrenceCounter | None) -> pl.DataFrame:
+    """Fill missing request ids with ``h:`` + BLAKE3(content, k), truncated to 128 bits.
+
+    ``k`` is the occurrence number of that identical content within its input (counted
+    across the input's batches by ``counter``): two identical lines are two requests, while
+    re-ingesting a file whose lines are inside one already ingested gives the same ids.
+    BLAKE3 (polars-hash) is a fixed algorithm, so ids do not depend on the polars version,
+    and a cryptographic hash resists crafted collisions in attacker-controlled log text.
+    """
+    missing = events["request_id"].is_null()
+    todo = events.filter(missing).select(_content_text().alias("c"))
+    key = todo.select(plh.col("c").nchash.xxh3_64()).to_series().to_numpy()
+    if counter is None:
+        counter = OccurrenceCounter()
+    occ = pl.Series("k", counter.occurrence(key))
+    ids = (
+        todo.with_columns(occ)
+        .select(pl.concat_str(pl.col("c"), pl.lit("\x1f"), pl.col("k").cast(pl.String)).alias("c"))
+        .select(pl.concat_str(pl.lit("h:"), plh.col("c").chash.blake3().str.slice(0, 32)))
+        .to_series()
     )
-    return pl.concat_str(
-        pl.lit("h:"),
-        content.hash(seed=0x5EED).cast(pl.String),
-        pl.lit(":"),
-        content.hash(seed=0xC0FFEE).cast(pl.String),
-    )
+    if ids.len() == events.height:
+        return events.with_columns(ids.alias("request_id"))
+    filled = events["request_id"].scatter(missing.arg_true(), ids)
+    return events.with_columns(filled.alias("request_id"))

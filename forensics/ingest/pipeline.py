@@ -30,7 +30,7 @@ import polars as pl
 
 from forensics.errors import ForensicsError
 from forensics.ingest.base import RAW_TEXT_LIMIT, ReaderOptions, Reject
-from forensics.ingest.dedup import RequestIdIndex
+from forensics.ingest.dedup import OccurrenceCounter, RequestIdIndex
 from forensics.ingest.formats import SNIFF_BYTES, get_reader, sniff_reader
 from forensics.ingest.lines import prepend
 from forensics.ingest.normalise import MappingSpec, normalise_batch
@@ -475,6 +475,7 @@ def _ingest_one(
             body = prepend(head, stream)
         sources: dict[str, list[str]] = {}
         naive = False
+        occurrences = OccurrenceCounter()
         try:
             for batch in prefetch(reader.read(body, reader_opts)):
                 report.rows_read += batch.frame.height + len(batch.rejects)
@@ -487,6 +488,7 @@ def _ingest_one(
                     opts.tz,
                     str(path),
                     check_nul=not getattr(batch, "nul_free", False),
+                    occurrences=occurrences,
                 )
                 quarantine.add_frame(norm.rejects)
                 naive = naive or norm.naive_times

@@ -239,3 +239,38 @@ def test_fast_quote_split_and_full_regex_parse_every_line_alike(monkeypatch):
     assert fast[1] == slow[1]
     assert fast[0].height == 9
     assert [(r.line, r.reason) for r in fast[1]] == [(9, "not_combined_log")]
+
+
+LINE = '203.0.113.9 - - [10/Oct/2023:13:55:36 +0000] "GET /v1/x HTTP/1.1" 200 5 "-" "sdk"\n'
+OTHER = '203.0.113.7 - - [10/Oct/2023:13:55:37 +0000] "GET /v1/y HTTP/1.1" 200 5 "-" "sdk"\n'
+
+
+def test_identical_lines_in_one_file_are_all_kept_even_across_batches(
+    write, run_ingest, events, monkeypatch
+):
+    from forensics.ingest import lines
+
+    monkeypatch.setattr(lines, "CHUNK_BYTES", 512)  # several batches: counts carry over
+    body = (LINE * 3 + OTHER) * 10
+    result = run_ingest(write("a.log", body), maps=["account_id=src_ip"])
+    assert result.inputs[0].rows_ingested == 40
+    assert result.inputs[0].rows_duplicate == 0
+    assert events()["request_id"].n_unique() == 40
+
+
+def test_file_whose_lines_are_inside_an_ingested_file_adds_nothing(write, run_ingest, events):
+    run_ingest(write("all.log", OTHER + LINE * 3 + OTHER), maps=["account_id=src_ip"])
+    again = run_ingest(write("part.log", LINE * 2 + OTHER), maps=["account_id=src_ip"])
+    assert again.inputs[0].rows_ingested == 0
+    assert again.inputs[0].rows_duplicate == 3
+    assert events().height == 5
+
+
+def test_content_ids_are_fixed_values_independent_of_the_polars_version(write, run_ingest, events):
+    # A store written by an older version must de-duplicate against this one: the id is
+    # BLAKE3 of the canonical content and occurrence number, so it is pinned here.
+    run_ingest(write("a.log", LINE * 2), maps=["account_id=src_ip"])
+    assert events()["request_id"].to_list() == [
+        "h:ba0d14abaf237fcdd2b3e61fb5b200d9",
+        "h:1a91d09912d9f4e7ab2fcd2215b5266f",
+    ]

@@ -163,6 +163,7 @@ def test_real_log_ingests_nearly_every_line_with_right_utc_times(name: str, tmp_
     assert entry["rows_read"] == lines
     landed, dup, bad = entry["rows_ingested"], entry["rows_duplicate"], entry["rows_quarantined"]
     assert landed + dup + bad == lines
+    assert dup == 0  # identical lines (same client, second, request) are separate requests
     assert landed >= 0.995 * lines
     assert sum(entry["quarantine_reasons"].values()) == bad  # every quarantined line has a reason
 

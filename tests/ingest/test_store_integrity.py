@@ -65,11 +65,16 @@ def test_duplicates_across_files_in_one_run_and_against_the_store(write, run_ing
     assert events().height == 17
 
 
-def test_rows_without_request_id_dedupe_on_their_content(write, run_ingest, events):
+def test_rows_without_request_id_dedupe_on_content_and_occurrence(write, run_ingest, events):
     row = {"ts": "2024-05-01T10:00:00Z", "account_id": "a", "prompt": "same"}
-    result = run_ingest(write("a.jsonl", jsonl([row, row, {**row, "prompt": "other"}])))
-    assert (result.inputs[0].rows_ingested, result.inputs[0].rows_duplicate) == (2, 1)
+    other = {**row, "prompt": "other"}
+    result = run_ingest(write("a.jsonl", jsonl([row, row, other])))
+    # Two identical rows in one file are two requests.
+    assert (result.inputs[0].rows_ingested, result.inputs[0].rows_duplicate) == (3, 0)
     assert events()["request_id"].str.starts_with("h:").all()
+    # Another file holding the first identical row and the other one adds nothing.
+    again = run_ingest(write("b.jsonl", jsonl([other, row])))
+    assert (again.inputs[0].rows_ingested, again.inputs[0].rows_duplicate) == (0, 2)
 
 
 def test_append_a_new_file_to_an_existing_store(write, run_ingest, events, store_dir):
