@@ -30,10 +30,10 @@ def _first_char(head: bytes) -> bytes:
 # Deeper JSON is not a log record, and polars' parser would overflow its stack on it (a
 # hostile line of 10,000 nested brackets crashes the process): such lines are rejected.
 MAX_JSON_DEPTH = 128
-# Lines longer than this are checked for depth before the native parser sees them (a
-# line must be twice as long as it is deep). Shorter lines cannot crash the parser; very
-# deep short lines (hundreds of levels) are merely slow to parse: a known limit.
-SUSPECT_LINE_BYTES = 1000
+# Every line's openers ("[" and "{") are counted in one NumPy pass over the chunk: a line
+# with more than MAX_JSON_DEPTH of them might be that deep, and sends the chunk to the
+# per-line path, where its exact depth is checked. Short deep lines matter too: polars
+# takes seconds to parse one line nested a few hundred levels (a denial of service).
 
 
 def _depth_bound(data: bytes, block: int = 8 * 1024 * 1024) -> int:
@@ -61,13 +61,19 @@ def _depth(value: object) -> int:
     return deepest
 
 
-def _deep_suspects(data: bytes, starts: np.ndarray, lengths: np.ndarray) -> bool:
-    """Whether some line has more openers than MAX_JSON_DEPTH (only long lines can)."""
-    for i in np.flatnonzero(lengths > SUSPECT_LINE_BYTES).tolist():
-        s, e = int(starts[i]), int(starts[i] + lengths[i])
-        if data.count(b"[", s, e) + data.count(b"{", s, e) > MAX_JSON_DEPTH:
-            return True
-    return False
+def openers_per_line(data: bytes, starts: np.ndarray) -> np.ndarray:
+    """How many ``[`` and ``{`` each line holds (an upper bound of its JSON depth)."""
+    arr = np.frombuffer(data, dtype=np.uint8)
+    where = np.flatnonzero((arr == 91) | (arr == 123))
+    line = np.searchsorted(starts, where, side="right") - 1
+    return np.bincount(line, minlength=starts.size)
+
+
+def _deep_suspects(data: bytes, starts: np.ndarray) -> bool:
+    """Whether some line has more openers than MAX_JSON_DEPTH (it may be nested that deep)."""
+    if data.count(b"[") + data.count(b"{") <= MAX_JSON_DEPTH:
+        return False
+    return bool((openers_per_line(data, starts) > MAX_JSON_DEPTH).any())
 
 
 @dataclass
@@ -266,7 +272,7 @@ def parse_ndjson_chunk(
     lengths = np.diff(np.append(starts, len(data)))
     # Blank lines ("\n" or "\r\n") are skipped by the parser: number only the others.
     content = np.flatnonzero(lengths > 2) if bool((lengths <= 2).any()) else None
-    if b"\x00" not in data and not _deep_suspects(data, starts, lengths):
+    if b"\x00" not in data and not _deep_suspects(data, starts):
         try:
             frame = (schema or _RunningSchema()).parse(data, starts)
             expected = len(starts) if content is None else len(content)

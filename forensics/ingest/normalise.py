@@ -23,6 +23,7 @@ import polars_hash as plh
 
 from forensics.errors import ForensicsError
 from forensics.ingest.dedup import OccurrenceCounter
+from forensics.ingest.jsonl import MAX_JSON_DEPTH, _depth_bound
 from forensics.ingest.profiles import ALIASES, Profile
 from forensics.schema import EVENT_SCHEMA, MAPPABLE_EVENT_FIELDS, UTC_TS
 
@@ -118,11 +119,31 @@ def resolve_path(schema: pl.Schema, path: str) -> tuple[pl.Expr, pl.DataType] | 
             elif dtype == pl.String:
                 # JSON kept as text (CSV exports): reach inside with a JSON path.
                 json_path = "$" + "".join(f"['{p}']" for p in rest)
-                return expr.str.json_path_match(json_path), pl.String()
+                return _json_safe(expr).str.json_path_match(json_path), pl.String()
             else:
                 return None
         return expr, dtype
     return None
+
+
+def json_depth_ok(values: pl.Series) -> pl.Series:
+    """Which JSON texts are at most MAX_JSON_DEPTH deep (null counts as fine).
+
+    A value's count of ``[`` and ``{`` bounds its depth, so only values with more openers
+    than the limit get the exact (bracket-balance) check. Deeper text is not parsed: polars
+    takes seconds on one value nested a few hundred levels, and overflows on deeper ones.
+    """
+    ok = values.str.count_matches(r"[\[{]").fill_null(0) <= MAX_JSON_DEPTH
+    if ok.all():
+        return ok
+    suspects = (~ok).arg_true()
+    exact = [_depth_bound(v.encode()) <= MAX_JSON_DEPTH for v in values.gather(suspects).to_list()]
+    return ok.scatter(suspects, pl.Series(exact, dtype=pl.Boolean))
+
+
+def _json_safe(expr: pl.Expr) -> pl.Expr:
+    """``expr`` where it is JSON text shallow enough to parse, else null."""
+    return pl.when(expr.map_batches(json_depth_ok, return_dtype=pl.Boolean)).then(expr)
 
 
 def _as_string(expr: pl.Expr, dtype: pl.DataType) -> pl.Expr:
@@ -376,7 +397,7 @@ def normalise_ips(ips: pl.Series) -> pl.Series:
 def _decode_messages(raw: pl.Series) -> pl.Series:
     """``messages`` kept as JSON text: the last user message's text where it decodes."""
     dtype = pl.List(pl.Struct({"role": pl.String, "content": pl.String}))
-    looks_json = raw.str.strip_chars_start().str.starts_with("[")
+    looks_json = raw.str.strip_chars_start().str.starts_with("[") & json_depth_ok(raw)
     try:
         decoded = pl.select(pl.when(looks_json).then(raw)).to_series().str.json_decode(dtype)
     except Exception:

@@ -137,3 +137,41 @@ def test_hostile_nesting_in_a_json_array_is_quarantined(write, run_ingest, store
     result = run_ingest(write("deeper.json", array(5000)))
     assert result.inputs[0].status == "error"
     assert result.inputs[0].quarantine_reasons == {"bad_json": 1}
+
+
+def test_short_deeply_nested_json_lines_are_quarantined_quickly(write, run_ingest, store_dir):
+    # 300 levels in 600 bytes: polars takes seconds per such line; the check must catch
+    # short lines too, and keep the good lines of the same chunk.
+    deep = '{"ts": "2024-05-01T10:00:00Z", "account_id": "x", "p": ' + "[" * 300 + "]" * 300 + "}"
+    shallow_many = json.dumps({**GOOD, "request_id": "wide", "p": [[1]] * 200})
+    body = jsonl([GOOD]) + (deep + "\n") * 20 + shallow_many + "\n"
+    result = run_ingest(write("deep.jsonl", body))
+    assert result.inputs[0].rows_ingested == 2  # many brackets but shallow: kept
+    reasons = _reasons(store_dir)
+    assert set(reasons) == set(range(2, 22))
+    assert set(reasons.values()) == {"bad_json: nested too deeply"}
+
+
+def test_deep_json_text_inside_a_csv_column_is_not_parsed(write, run_ingest, events):
+    deep = "[" * 300 + "]" * 300
+    shallow = json.dumps({"user": "u1", "tags": [[1]] * 200})
+    body = (
+        "ts,request_id,metadata\n"
+        f'2024-05-01T10:00:00Z,r1,"{shallow.replace(chr(34), chr(34) * 2)}"\n'
+        f'2024-05-01T10:00:01Z,r2,"{{""user"": {deep}}}"\n'
+    )
+    result = run_ingest(write("a.csv", body), maps=["account_id=metadata.user"])
+    assert result.inputs[0].rows_ingested == 1
+    assert events()["account_id"].to_list() == ["u1"]
+    assert result.inputs[0].quarantine_reasons == {"missing_account_id": 1}
+
+
+def test_json_depth_check_tells_deep_text_from_text_with_many_shallow_brackets():
+    import polars as pl
+
+    from forensics.ingest.normalise import json_depth_ok
+
+    values = pl.Series(
+        ["[" * 129 + "]" * 129, json.dumps([[1]] * 300), "[" * 128 + "]" * 128, None]
+    )
+    assert json_depth_ok(values).to_list() == [False, True, True, True]
