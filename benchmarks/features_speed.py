@@ -96,6 +96,19 @@ def generate(n_events: int, n_accounts: int, seed: int) -> tuple[pl.DataFrame, p
     return frame, accounts
 
 
+def peak_rss_gb() -> float:
+    """This process's own peak RSS. Linux's ru_maxrss survives fork and exec, so a child
+    would report its parent's (the generator's) peak; VmHWM belongs to this process alone."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024**2
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
+
+
 def measure(events_path: str, accounts_path: str) -> None:
     """In a fresh process: baseline and features read from Parquet, as `cluster` reads them."""
     events = pl.scan_parquet(events_path)
@@ -103,7 +116,7 @@ def measure(events_path: str, accounts_path: str) -> None:
     t0, c0 = time.perf_counter(), time.process_time()
     table = compute_account_features(events, pl.scan_parquet(accounts_path))
     features_s, features_cpu = time.perf_counter() - t0, time.process_time() - c0
-    peak_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
+    peak_gb = peak_rss_gb()
 
     t0, c0 = time.perf_counter(), time.process_time()
     base = events.group_by("account_id").agg(pl.len(), pl.col("src_ip").n_unique()).collect()
