@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -53,11 +54,20 @@ def byte_progress(
 
 
 def summary_table(result: IngestResult) -> Table:
-    """One row per input: format, rows read, ingested, duplicates, quarantined, seconds."""
-    notes = [_note(r) for r in result.inputs]
+    """One row per input: format, rows read, ingested, duplicates, quarantined, seconds.
+
+    Paths are shown relative to the working folder when all inputs are under it, else
+    relative to their common parent, which the title names once; notes (errors, "already
+    ingested") follow the table as lines (``summary_lines``), so an 80-column terminal
+    keeps readable columns. Nothing is cut: a long name folds; the full path stays in the
+    manifest and ``--json``.
+    """
+    parent, names = display_paths([r.path for r in result.inputs])
     sniffed = any(r.format_sniffed for r in result.inputs)
     table = Table(
-        title="forensics ingest",
+        title=safe_text(
+            f"forensics ingest: inputs under {parent}" if parent else "forensics ingest"
+        ),
         title_justify="left",
         caption="* format sniffed from the content" if sniffed else None,
         caption_justify="left",
@@ -66,21 +76,16 @@ def summary_table(result: IngestResult) -> Table:
     table.add_column("format", no_wrap=True)
     for name in ("read", "ingested", "dupl.", "quar.", "s"):
         table.add_column(name, justify="right", no_wrap=True)
-    if any(notes):
-        table.add_column("note", overflow="fold", ratio=1)
-    for r, note in zip(result.inputs, notes, strict=True):
-        row = [
-            safe_text(_short_path(r.path)),
+    for r, name in zip(result.inputs, names, strict=True):
+        table.add_row(
+            safe_text(name + (" (!)" if _note(r) else "")),
             (r.format + ("*" if r.format_sniffed else "")) or "-",
             f"{r.rows_read:,}",
             f"{r.rows_ingested:,}",
             f"{r.rows_duplicate:,}",
             f"{r.rows_quarantined:,}",
             f"{r.seconds:.2f}",
-        ]
-        if any(notes):
-            row.append(safe_text(note))
-        table.add_row(*row)
+        )
     return table
 
 
@@ -92,17 +97,34 @@ def _note(r: InputReport) -> str:
     return r.message
 
 
-def _short_path(path: str) -> str:
-    """The path relative to the working folder when it is under it (the manifest keeps it whole)."""
+def display_paths(paths: list[str]) -> tuple[str | None, list[str]]:
+    """Short names for input paths: (common parent said once or None, one name per path).
+
+    Relative to the working folder when every path is under it; else relative to the
+    inputs' common parent folder (when there is one other than ``/``); else whole.
+    """
+    if not paths:
+        return None, []
+    full = [Path(p).absolute() for p in paths]
+    cwd = Path.cwd()
+    if all(p.is_relative_to(cwd) for p in full):
+        return None, [str(p.relative_to(cwd)) for p in full]
     try:
-        return str(Path(path).relative_to(Path.cwd()))
+        common = Path(os.path.commonpath([str(p.parent) for p in full]))
     except ValueError:
-        return path
+        return None, list(paths)
+    if common == Path(common.anchor):
+        return None, list(paths)
+    return str(common), [str(p.relative_to(common)) for p in full]
 
 
 def summary_lines(result: IngestResult) -> list[Text]:
     """Identity field, time zone assumption, quarantine location, totals."""
     lines: list[Text] = []
+    _, names = display_paths([r.path for r in result.inputs])
+    for r, name in zip(result.inputs, names, strict=True):
+        if _note(r):
+            lines.append(safe_text(f"(!) {name}: {_note(r)}"))
     done = [r for r in result.inputs if r.status == "ingested"]
     for label, attr in (("account identity from", "identity_field"), ("times", "tz")):
         values = sorted({getattr(r, attr) for r in done if getattr(r, attr)})

@@ -80,3 +80,13 @@ def test_list_profiles_lists_every_builtin_profile():
     assert result.exit_code == 0
     for name in ("aws-apigw", "cloudflare-ai-gateway", "helicone", "nginx-json", "litellm"):
         assert name in result.stdout
+
+
+def test_summary_names_inputs_relative_to_their_common_parent_said_once(tmp_path, monkeypatch):
+    from forensics.ingest.summary import display_paths
+
+    monkeypatch.chdir(tmp_path)
+    outside = ["/var/log/deep/site/a.log", "/var/log/deep/other/b.log.gz"]
+    assert display_paths(outside) == ("/var/log/deep", ["site/a.log", "other/b.log.gz"])
+    inside = [str(tmp_path / "x" / "a.log"), "b.log"]
+    assert display_paths(inside) == (None, ["x/a.log", "b.log"])
