@@ -61,18 +61,27 @@ def _depth(value: object) -> int:
     return deepest
 
 
-def openers_per_line(data: bytes, starts: np.ndarray) -> np.ndarray:
-    """How many ``[`` and ``{`` each line holds (an upper bound of its JSON depth)."""
-    arr = np.frombuffer(data, dtype=np.uint8)
-    # "[" is 0x5B and "{" is 0x7B: they are the only bytes equal to 0x7B once bit 5 is set.
-    where = np.flatnonzero((arr | 0x20) == 0x7B)
-    line = np.searchsorted(starts, where, side="right") - 1
-    return np.bincount(line, minlength=starts.size)
+# Every byte but newlines and openers, for bytes.translate (C speed, ~3 GB/s).
+_NOT_OPENER_OR_NEWLINE = bytes(b for b in range(256) if b not in b"\n[{")
 
 
-def _deep_suspects(data: bytes, starts: np.ndarray) -> bool:
+def max_openers_per_line(data: bytes) -> int:
+    """The most ``[`` plus ``{`` on one line of ``data`` (an upper bound of its JSON depth).
+
+    Deleting every other byte but newlines leaves a short string such as ``{{\n{\n``: the
+    gaps between its newlines are the per-line counts.
+    """
+    kept = np.frombuffer(data.translate(None, _NOT_OPENER_OR_NEWLINE), dtype=np.uint8)
+    if kept.size == 0:
+        return 0
+    newlines = np.flatnonzero(kept == 10)
+    bounds = np.concatenate(([-1], newlines, [kept.size]))
+    return int((np.diff(bounds) - 1).max())
+
+
+def _deep_suspects(data: bytes) -> bool:
     """Whether some line has more openers than MAX_JSON_DEPTH (it may be nested that deep)."""
-    return bool((openers_per_line(data, starts) > MAX_JSON_DEPTH).any())
+    return max_openers_per_line(data) > MAX_JSON_DEPTH
 
 
 @dataclass
@@ -271,7 +280,7 @@ def parse_ndjson_chunk(
     lengths = np.diff(np.append(starts, len(data)))
     # Blank lines ("\n" or "\r\n") are skipped by the parser: number only the others.
     content = np.flatnonzero(lengths > 2) if bool((lengths <= 2).any()) else None
-    if b"\x00" not in data and not _deep_suspects(data, starts):
+    if b"\x00" not in data and not _deep_suspects(data):
         try:
             frame = (schema or _RunningSchema()).parse(data, starts)
             expected = len(starts) if content is None else len(content)

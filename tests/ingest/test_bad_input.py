@@ -175,3 +175,11 @@ def test_json_depth_check_tells_deep_text_from_text_with_many_shallow_brackets()
         ["[" * 129 + "]" * 129, json.dumps([[1]] * 300), "[" * 128 + "]" * 128, None]
     )
     assert json_depth_ok(values).to_list() == [False, True, True, True]
+
+
+def test_opener_count_is_per_line_not_per_chunk():
+    from forensics.ingest.jsonl import max_openers_per_line
+
+    assert max_openers_per_line(b'{"a": [1]}\n' * 500) == 2
+    assert max_openers_per_line(b'{"a": 1}\n' + b"[" * 130 + b"\n{}") == 130
+    assert max_openers_per_line(b"no brackets\n\n") == 0
