@@ -30,7 +30,7 @@ def _first_char(head: bytes) -> bytes:
 # Deeper JSON is not a log record, and polars' parser would overflow its stack on it (a
 # hostile line of 10,000 nested brackets crashes the process): such lines are rejected.
 MAX_JSON_DEPTH = 128
-# Every line's openers ("[" and "{") are counted in one NumPy pass over the chunk: a line
+# Every line's openers ("[" and "{") are counted in one pass over the chunk: a line
 # with more than MAX_JSON_DEPTH of them might be that deep, and sends the chunk to the
 # per-line path, where its exact depth is checked. Short deep lines matter too: polars
 # takes seconds to parse one line nested a few hundred levels (a denial of service).
