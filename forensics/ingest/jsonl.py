@@ -214,7 +214,9 @@ class _RunningSchema:
                 (np.arange(half), np.linspace(half, n - 1, half).astype(np.int64))
             )
         sample = b"".join(data[starts[i] : ends[i]] for i in picks.tolist())
-        sampled = pl.read_ndjson(io.BytesIO(sample), infer_schema_length=None).schema
+        # The schema alone (scan + collect_schema): reading the sample to get it builds its
+        # frame too, which takes seconds for objects with thousands of distinct keys.
+        sampled = pl.scan_ndjson(io.BytesIO(sample), infer_schema_length=None).collect_schema()
         schema = dict(self.fields)
         for name, dtype in sampled.items():
             dtype = _bounded(dtype, self.MAX_NESTED_FIELDS)
