@@ -76,7 +76,7 @@ class ClusterParams:
     # A view supports a ring when member pairs are this many times as alike as the null
     # model expects (scoring.py), with at least this mean similarity.
     view_lift: float = 4.0
-    min_view_similarity: float = 0.01
+    min_view_similarity: float = 0.003
     # The prompt view alone must be much stronger; other views never count alone.
     single_view_lift: float = 10.0
     # Prompts count only when this share of the ring's prompted requests are distinct.
