@@ -1,0 +1,101 @@
+"""End to end: ingest + cluster + report on one simulated campaign, each stage timed.
+
+Each stage runs as its own `forensics` process (as a user would run it); its wall time,
+CPU time and peak RSS come from `os.wait4`. The baseline, measured in the same run on the
+same files, is a bare `polars.scan_ndjson(files).sink_parquet(...)`: the least any
+ingest of these bytes can cost. Target (issue 4): ingest + cluster + report <= 600 s with
+peak RSS <= 8 GB for `campaign` at scale 1.0 (~36M events, ~229k accounts) on 2 cores.
+
+    forensics simulate --scenario campaign --scale 1.0 --seed 1 --out /data/campaign1
+    python benchmarks/bench_end_to_end.py /data/campaign1 --work /data/e2e
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+FORENSICS = [sys.executable, "-m", "forensics"]
+
+
+def run_stage(name: str, argv: list[str], env: dict[str, str]) -> dict[str, float | str]:
+    start = time.perf_counter()
+    proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _pid, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - start
+    stderr = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+    code = os.waitstatus_to_exitcode(status)
+    if code != 0:
+        print(f"{name} failed ({code}):\n{stderr[-2000:]}", file=sys.stderr)
+        raise SystemExit(1)
+    return {
+        "stage": name,
+        "wall_s": round(wall, 1),
+        "cpu_s": round(usage.ru_utime + usage.ru_stime, 1),
+        "peak_rss_gb": round(usage.ru_maxrss / 1024 / 1024, 2),
+    }
+
+
+BASELINE = """
+import sys, polars as pl
+pl.scan_ndjson(sys.argv[1:-1], infer_schema_length=10000).sink_parquet(sys.argv[-1], compression="zstd")
+"""
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("data", type=Path, help="a `forensics simulate` output folder")
+    parser.add_argument("--work", type=Path, default=Path("bench_out/e2e"))
+    parser.add_argument("--skip-baseline", action="store_true")
+    args = parser.parse_args()
+
+    env = dict(os.environ, POLARS_MAX_THREADS=os.environ.get("POLARS_MAX_THREADS", "2"))
+    store = args.work / "store"
+    shutil.rmtree(args.work, ignore_errors=True)
+    args.work.mkdir(parents=True)
+    events = sorted(str(p) for p in (args.data / "events").glob("part-*"))
+    size_gb = sum(Path(p).stat().st_size for p in events) / 1e9
+
+    rows = []
+    if not args.skip_baseline:
+        baseline = [sys.executable, "-c", BASELINE, *events, str(args.work / "baseline.parquet")]
+        rows.append(run_stage("baseline: scan_ndjson -> sink_parquet", baseline, env))
+    ingest = [*FORENSICS, "ingest", str(args.data / "events"), "--store", str(store)]
+    ingest += ["--accounts", str(args.data / "accounts.csv"), "--quiet"]
+    rows.append(run_stage("forensics ingest", ingest, env))
+    rows.append(run_stage("forensics cluster", [*FORENSICS, "cluster", str(store)], env))
+    html = str(args.work / "report.html")
+    rows.append(
+        run_stage(
+            "forensics report --format html",
+            [*FORENSICS, "report", str(store), "--format", "html", "--output", html],
+            env,
+        )
+    )
+    pipeline = [r for r in rows if r["stage"].startswith("forensics")]
+    total = {
+        "stage": "ingest + cluster + report",
+        "wall_s": round(sum(float(r["wall_s"]) for r in pipeline), 1),
+        "cpu_s": round(sum(float(r["cpu_s"]) for r in pipeline), 1),
+        "peak_rss_gb": max(float(r["peak_rss_gb"]) for r in pipeline),
+    }
+    rows.append(total)
+    manifest = json.loads((store / "manifest.json").read_text())
+    ingested = sum(rec.get("rows_ingested", 0) for rec in manifest["inputs"])
+    print(f"input: {len(events)} files, {size_gb:.1f} GB, {ingested:,} events ingested")
+    print(f"{'stage':<34} {'wall s':>8} {'cpu s':>8} {'peak RSS GB':>12}")
+    for r in rows:
+        print(f"{r['stage']:<34} {r['wall_s']:>8} {r['cpu_s']:>8} {r['peak_rss_gb']:>12}")
+    print(
+        f"target: wall <= 600 s, peak RSS <= 8 GB -> {'met' if total['wall_s'] <= 600 and total['peak_rss_gb'] <= 8 else 'NOT met'}"
+    )
+
+
+if __name__ == "__main__":
+    main()
