@@ -109,10 +109,11 @@ def signature_similarity(sig: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.nd
     Pairs where either account has no tokens (an empty signature) get 0.
     """
     out = np.empty(a.size, dtype=np.float64)
-    empty = (sig == MAX_HASH).all(axis=1)
     step = 1 << 15
     for s in range(0, a.size, step):
-        aa, bb = a[s : s + step], b[s : s + step]
-        out[s : s + step] = (sig[aa] == sig[bb]).mean(axis=1)
-        out[s : s + step][empty[aa] | empty[bb]] = 0.0
+        # Only the pairs' own rows are read: the cost follows the pairs, not the population.
+        sa, sb = sig[a[s : s + step]], sig[b[s : s + step]]
+        out[s : s + step] = (sa == sb).mean(axis=1)
+        empty = (sa == MAX_HASH).all(axis=1) | (sb == MAX_HASH).all(axis=1)
+        out[s : s + step][empty] = 0.0
     return out
