@@ -20,6 +20,8 @@ import igraph as ig
 import numpy as np
 import polars as pl
 
+LEIDEN_ITERATIONS = 10
+
 
 def communities(
     graph: pl.DataFrame, n_accounts: int, resolution: float, min_size: int, seed: int
@@ -51,7 +53,8 @@ def communities(
             objective_function="modularity",
             weights="weight",
             resolution=resolution,
-            n_iterations=-1,
+            # A fixed bound: iterating "until stable" (-1) was seen not to terminate.
+            n_iterations=LEIDEN_ITERATIONS,
         )
         comp_idx = nodes[np.asarray(comp, dtype=np.int64)].astype(np.uint32)
         for part in parts:

@@ -99,8 +99,15 @@ def prompt_tokens(events: pl.LazyFrame, params: ClusterParams) -> pl.LazyFrame:
         mixed = mixed * 0x9E3779B97F4A7C15 + pl.when(pl.col("_i") + j < pl.col("_n")).then(
             nxt
         ).otherwise(0)
-    return words.filter(pl.col("_i") <= last).select(
-        "account_id", ((mixed.hash(TOKEN_SEED) & 0xFFFFFFFF).cast(pl.UInt64)).alias("token")
+    # The shingle is mixed before the filter: shifting after it would reach into whichever
+    # prompt happens to come next, and make the tokens depend on row order.
+    return (
+        words.with_columns(mixed.alias("_m"))
+        .filter(pl.col("_i") <= last)
+        .select(
+            "account_id",
+            ((pl.col("_m").hash(TOKEN_SEED) & 0xFFFFFFFF).cast(pl.UInt64)).alias("token"),
+        )
     )
 
 
