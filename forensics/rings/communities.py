@@ -23,9 +23,7 @@ import polars as pl
 LEIDEN_ITERATIONS = 10
 
 
-def communities(
-    graph: pl.DataFrame, n_accounts: int, resolution: float, min_size: int, seed: int
-) -> pl.DataFrame:
+def communities(graph: pl.DataFrame, resolution: float, min_size: int, seed: int) -> pl.DataFrame:
     """(account, community) for accounts in communities of at least ``min_size`` accounts.
 
     ``graph`` has columns a, b (account indices) and weight.

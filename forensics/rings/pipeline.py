@@ -136,9 +136,7 @@ def find_rings(
             .to_numpy()
         )
         org_of = orgs
-    scores, kept = _rings_at_resolutions(
-        graph, n, index, events, signatures, nulls, org_of, "prompt" in used, params
-    )
+    scores, kept = _rings_at_resolutions(graph, n, index, events, signatures, nulls, org_of, params)
     clock.lap("score", f"{len(scores)} communities scored")
     reported = sorted((s for s in scores if s.reported), key=lambda s: (-s.score, s.community))
     ring_of = {s.community: f"R{i + 1:03d}" for i, s in enumerate(reported)}
@@ -228,7 +226,6 @@ def _rings_at_resolutions(
     signatures: dict[str, np.ndarray],
     nulls: dict[str, ViewNull],
     org_of: np.ndarray | None,
-    with_prompts: bool,
     params: ClusterParams,
 ) -> tuple[list[RingScore], pl.DataFrame]:
     """Communities scored; those not reported are split at a doubled resolution and rescored.
@@ -242,7 +239,7 @@ def _rings_at_resolutions(
     traffic_rows = traffic_frame(events, index)
     scores: list[RingScore] = []
     kept_parts: list[pl.DataFrame] = []
-    pending = communities(graph, n, params.resolution, params.min_ring_size, params.seed)
+    pending = communities(graph, params.resolution, params.min_ring_size, params.seed)
     resolution = params.resolution
     next_id = 0
     for depth in range(params.refine_depth + 1):
@@ -258,7 +255,7 @@ def _rings_at_resolutions(
         if depth == 0:
             round_scores, kept, next_id, replaced = _split_merged(
                 round_scores, kept, graph, n, index, traffic_rows, signatures, nulls, org_of,
-                with_prompts, params, next_id,
+                params, next_id,
             )  # fmt: skip
         done = {s.community for s in round_scores if s.reported} | replaced
         last = depth == params.refine_depth
@@ -274,7 +271,7 @@ def _rings_at_resolutions(
             graph, unresolved.filter(pl.col("community").is_in(big["community"].implode()))
         )
         for sub in inner.values():
-            split = communities(sub, n, resolution, params.min_ring_size, params.seed)
+            split = communities(sub, resolution, params.min_ring_size, params.seed)
             if split["community"].n_unique() > 1:
                 parts.append(split.with_columns(pl.col("community") + 1_000_000 * len(parts)))
         pending = (
@@ -313,7 +310,6 @@ def _split_merged(
     signatures: dict[str, np.ndarray],
     nulls: dict[str, ViewNull],
     org_of: np.ndarray | None,
-    with_prompts: bool,
     params: ClusterParams,
     next_id: int,
 ) -> tuple[list[RingScore], pl.DataFrame, int, set[int]]:
@@ -330,7 +326,7 @@ def _split_merged(
             continue
         inside = pl.Series(ring.members).implode()
         sub = graph.filter(pl.col("a").is_in(inside) & pl.col("b").is_in(inside))
-        split = communities(sub, n, 2 * params.resolution, 2, params.seed)
+        split = communities(sub, 2 * params.resolution, 2, params.seed)
         fragments = [
             g["account"].to_numpy() for _, g in split.group_by("community", maintain_order=True)
         ]

@@ -25,7 +25,7 @@ def test_two_rings_joined_by_a_few_weak_edges_stay_two_rings():
     edges += [(1, 61, 0.3), (2, 70, 0.2), (5, 90, 0.3)]  # a few shared proxy exits
     graph = pl.DataFrame(edges, schema=["a", "b", "weight"], orient="row").unique(["a", "b"])
     graph = graph.with_columns(pl.col("a", "b").cast(pl.UInt32))
-    found = communities(graph, 100, resolution=ClusterParams().resolution, min_size=5, seed=1)
+    found = communities(graph, resolution=ClusterParams().resolution, min_size=5, seed=1)
     groups = found.group_by("community").agg(pl.col("account").sort())
     sets = sorted(set(g) for g in groups["account"].to_list())
     assert len(sets) == 2
@@ -37,7 +37,7 @@ def test_one_sparse_ring_is_not_cut_in_pieces():
     members = np.arange(400)
     graph = pl.DataFrame(_ring_edges(rng, members, 4), schema=["a", "b", "weight"], orient="row")
     graph = graph.unique(["a", "b"]).with_columns(pl.col("a", "b").cast(pl.UInt32))
-    found = communities(graph, 400, resolution=ClusterParams().resolution, min_size=5, seed=1)
+    found = communities(graph, resolution=ClusterParams().resolution, min_size=5, seed=1)
     largest = found.group_by("community").len()["len"].max()
     assert largest >= 0.9 * 400
 
@@ -45,6 +45,4 @@ def test_one_sparse_ring_is_not_cut_in_pieces():
 def test_communities_smaller_than_min_size_are_dropped():
     graph = pl.DataFrame({"a": [0, 1, 0], "b": [1, 2, 2], "weight": [1.0, 1.0, 1.0]})
     graph = graph.with_columns(pl.col("a", "b").cast(pl.UInt32))
-    assert (
-        communities(graph, 3, resolution=ClusterParams().resolution, min_size=5, seed=1).height == 0
-    )
+    assert communities(graph, resolution=ClusterParams().resolution, min_size=5, seed=1).height == 0
