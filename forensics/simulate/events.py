@@ -19,6 +19,7 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
+from forensics.schema import MAPPABLE_EVENT_FIELDS
 from forensics.simulate import prompts
 from forensics.simulate.population import (
     HOME,
@@ -260,20 +261,6 @@ def day_events(
             prompt=pl.when(pl.col("_endpoint") == 3).then(None).otherwise(pl.col("prompt")),
         )
         .sort(["ts", "request_id"])
-        .select(
-            "ts",
-            "account_id",
-            "api_key_id",
-            "request_id",
-            "src_ip",
-            "user_agent",
-            "method",
-            "endpoint",
-            "status",
-            "model",
-            "input_tokens",
-            "output_tokens",
-            "latency_ms",
-            "prompt",
-        )  # fmt: skip
+        # Every canonical field but provenance (source_file/line), which ingest sets.
+        .select(MAPPABLE_EVENT_FIELDS)
     )
