@@ -396,23 +396,12 @@ def parse_lines(
         *extra_exprs,
         pl.col("trailing").replace("", None),
     )
-    out = _with_request_parts(out).select(
-        "source_line",
-        "ts",
-        "src_ip",
-        "ident",
-        "user",
-        "method",
-        "endpoint",
-        "protocol",
-        "request",
-        pl.col("status").cast(pl.Int16),
-        pl.col("bytes").cast(pl.Int64, strict=False),
-        "referer",
-        "user_agent",
-        *extra,
-        "trailing",
-    )
+    typed = {
+        "status": pl.col("status").cast(pl.Int16),
+        "bytes": pl.col("bytes").cast(pl.Int64, strict=False),
+    }
+    fields = [typed.get(c, pl.col(c)) for c in COMBINED_COLUMNS if c != "trailing"]
+    out = _with_request_parts(out).select("source_line", *fields, *extra, "trailing")
     return out, rejects
 
 
