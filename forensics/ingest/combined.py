@@ -37,6 +37,7 @@ import pyarrow as pa
 
 from forensics.errors import ForensicsError
 from forensics.ingest.base import RAW_TEXT_LIMIT, Batch, ReaderOptions, Reject
+from forensics.ingest.jsonl import TextBatch
 from forensics.schema import UTC_TS
 
 # A line longer than this is not a web-server log line; it is rejected (and not buffered).
@@ -148,7 +149,8 @@ def _split_block(data: bytes, end: int, first_line: int, max_line_bytes: int) ->
     keep = np.ones(n_lines, dtype=bool)
     keep[list(reasons)] = False
     try:
-        strings = binary.filter(pa.array(keep)).cast(pa.large_string())
+        kept = binary.filter(pa.array(keep)) if reasons else binary  # a filter copies
+        strings = kept.cast(pa.large_string())
     except pa.ArrowInvalid:
         # Invalid UTF-8 somewhere: test only the lines that hold a non-ASCII byte.
         for i in _lines_at(offsets, np.flatnonzero(arr >= 0x80)):
@@ -251,64 +253,113 @@ _GROUP_NAMES = (
 )
 
 
+_ESC_BS, _ESC_QUOTE = "\x02", "\x01"  # placeholders for \\ and \" on the fast path
+_PLACEHOLDER = "[\x01\x02]"
+
+
 def _groups_by_quotes(frame: pl.DataFrame, n_extra: int) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Fast path: split backslash-free lines on ``"`` (exact, as no quote can be escaped).
+    """Fast path: split lines on ``"`` into fields; return (parsed rows, rows for the regex).
 
-    ``h l u [t] "r" s b "ref" "ua" "x1" ...`` splits into
-    ``[h l u [t] , r, s b , ref, ' ', ua, ' ', x1, ..., tail]``; a common line into three
-    parts. Lines that do not fit this shape exactly are returned for the regex path.
+    In a line with a backslash, ``\\\\`` and then ``\\"`` are first replaced (left to right,
+    as a parser reading escape pairs would) by two control characters, so that every ``"``
+    left is a field boundary; the quoted fields (and the user) get the unescaped characters
+    back. Such lines are split on their own (they are few), so the others pay nothing for
+    it. Lines that already hold those control characters, and lines that do not fit the
+    shape ``h l u [t] "r" s b ["ref" "ua" ["x1" ...]]`` exactly, go to the regex path.
     """
-    parts = pl.col("p")
+    escaped = frame["line"].str.contains("\\", literal=True)
+    if not escaped.any():
+        return _split_on_quotes(frame, n_extra, escaped=False)
+    plain, plain_rest = _split_on_quotes(frame.filter(~escaped), n_extra, escaped=False)
+    marked = frame.filter(escaped)
+    has_control = marked["line"].str.contains(_PLACEHOLDER)
+    unescaped, esc_rest = _split_on_quotes(marked.filter(~has_control), n_extra, escaped=True)
+    rest = pl.concat([plain_rest, esc_rest, marked.filter(has_control)]).sort("source_line")
+    return pl.concat([plain, unescaped]).sort("source_line"), rest
 
-    def part(i: int) -> pl.Expr:
-        return parts.list.get(i, null_on_oob=True)
+
+def _split_on_quotes(
+    frame: pl.DataFrame, n_extra: int, *, escaped: bool
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """``h l u [t] "r" s b "ref" "ua" "x1" ...`` splits on ``"`` into
+    ``[h l u [t] , r, s b , ref, ' ', ua, ' ', x1, ..., tail]``; a common line into three
+    parts. With ``escaped``, escape pairs are set aside first (see ``_groups_by_quotes``).
+    """
+    line = pl.col("line")
+    n_parts = 7 + 2 * n_extra
+    if escaped:
+        line = line.str.replace_all("\\\\", _ESC_BS, literal=True).str.replace_all(
+            '\\"', _ESC_QUOTE, literal=True
+        )
+    split = frame.with_columns(line.str.split('"').alias("_p"))
+    split = split.with_columns(
+        pl.col("_p").list.len().alias("_n"),
+        *[pl.col("_p").list.get(i, null_on_oob=True).alias(f"_p{i}") for i in range(n_parts)],
+    ).drop("_p")
+    split = split.with_columns(
+        pl.col("_p0").str.splitn(" ", 4).alias("_head"),
+        pl.col("_p2").str.strip_chars().str.splitn(" ", 2).alias("_sb"),
+    ).unnest("_head", "_sb", separator="_")
+    n = pl.col("_n")
 
     def blank(i: int) -> pl.Expr:  # part i is absent or only whitespace
-        return (pl.col("n") <= i) | (part(i).str.strip_chars() == "")
+        return (n <= i) | (pl.col(f"_p{i}").str.strip_chars() == "")
 
-    n = pl.col("n")
-    split = (
-        frame.with_columns(pl.col("line").str.split('"').alias("p"))
-        .with_columns(
-            parts.list.len().alias("n"),
-            part(0).str.splitn(" ", 4).alias("head"),
-            part(2).str.strip_chars().str.splitn(" ", 2).alias("sb"),
-        )
-        .unnest("head", "sb", separator="_")
+    stamp = pl.col("_head_field_3").str.strip_chars_end(" ")
+    shape_ok = (n == 3) | (
+        (n >= 7)
+        & (n <= n_parts)
+        & (n % 2 == 1)
+        & pl.all_horizontal(blank(i) for i in range(4, n_parts, 2))
     )
-    stamp = pl.col("head_field_3").str.strip_chars_end(" ")
-    separators = pl.all_horizontal(blank(i) for i in range(4, 7 + 2 * n_extra, 2))
-    shape_ok = (n == 3) | ((n >= 7) & (n <= 7 + 2 * n_extra) & (n % 2 == 1) & separators)
-    split = split.with_columns(
-        pl.col("head_field_0").alias("src_ip"),
-        pl.col("head_field_1").alias("ident"),
-        pl.col("head_field_2").alias("user"),
+    ok = (
+        shape_ok
+        & (pl.col("_head_field_0") != "")
+        & (pl.col("_head_field_1") != "")
+        & (pl.col("_head_field_2") != "")
+        & stamp.str.starts_with("[")
+        & stamp.str.ends_with("]")
+        & pl.col("_sb_field_0").str.contains(r"^(?:\d{3}|-)$")
+        & pl.col("_sb_field_1").str.contains(r"^(?:\d+|-)$")
+    )
+    if escaped:  # placeholders only in the fields that are unescaped (user and quoted ones)
+        ok = ok & ~pl.any_horizontal(
+            pl.col(c).str.contains(_PLACEHOLDER)
+            for c in ("_head_field_0", "_head_field_1", "_head_field_3")
+        )
+    keep = split.select(ok.fill_null(False)).to_series()
+    everything = bool(keep.all())
+    good = split if everything else split.filter(keep)
+    rest = frame.clear() if everything else frame.filter(~keep)
+
+    def field(expr: pl.Expr) -> pl.Expr:
+        if not escaped:
+            return expr
+        return expr.str.replace_all(_ESC_QUOTE, '"', literal=True).str.replace_all(
+            _ESC_BS, "\\", literal=True
+        )
+
+    fast = good.select(
+        *frame.columns,
+        pl.col("_head_field_0").alias("src_ip"),
+        pl.col("_head_field_1").alias("ident"),
+        field(pl.col("_head_field_2")).alias("user"),
         stamp.str.strip_prefix("[").str.strip_suffix("]").alias("time"),
-        part(1).alias("request"),
-        pl.col("sb_field_0").alias("status"),
-        pl.col("sb_field_1").alias("bytes"),
-        pl.when(n >= 7).then(part(3)).alias("referer"),
-        pl.when(n >= 7).then(part(5)).alias("user_agent"),
-        *[part(7 + 2 * i).alias(f"xq{i}") for i in range(n_extra)],
-        *[pl.lit(None, dtype=pl.String).alias(f"xb{i}") for i in range(n_extra)],
+        field(pl.col("_p1")).alias("request"),
+        pl.col("_sb_field_0").alias("status"),
+        pl.col("_sb_field_1").alias("bytes"),
+        field(pl.when(n >= 7).then(pl.col("_p3"))).alias("referer"),
+        field(pl.when(n >= 7).then(pl.col("_p5"))).alias("user_agent"),
+        *[
+            e
+            for i in range(n_extra)
+            for e in (
+                field(pl.col(f"_p{7 + 2 * i}")).alias(f"xq{i}"),
+                pl.lit(None, dtype=pl.String).alias(f"xb{i}"),
+            )
+        ],
         pl.lit(None, dtype=pl.String).alias("trailing"),
-        (
-            shape_ok
-            & (pl.col("head_field_0") != "")
-            & (pl.col("head_field_1") != "")
-            & (pl.col("head_field_2") != "")
-            & stamp.str.starts_with("[")
-            & stamp.str.ends_with("]")
-            & pl.col("sb_field_0").str.contains(r"^(?:\d{3}|-)$")
-            & pl.col("sb_field_1").str.contains(r"^(?:\d+|-)$")
-        )
-        .fill_null(False)
-        .alias("ok"),
     )
-    keep = [*frame.columns, *_GROUP_NAMES[:-1]]
-    keep += [f"x{q}{i}" for i in range(n_extra) for q in "qb"]
-    fast = split.filter(pl.col("ok")).select(*keep, "trailing")
-    rest = split.filter(~pl.col("ok")).select(frame.columns)
     return fast, rest
 
 
@@ -321,14 +372,11 @@ def _groups_by_regex(frame: pl.DataFrame, n_extra: int) -> pl.DataFrame:
     return parsed.with_columns(_unescape(pl.col(c)) for c in quoted)
 
 
-def _with_request_parts(frame: pl.DataFrame) -> pl.DataFrame:
-    """Add method, endpoint, protocol from ``request`` (null when not METHOD TARGET [HTTP/x]).
-
-    Built in materialised steps: each intermediate is computed once.
-    """
+def _request_parts_general(frame: pl.DataFrame) -> pl.DataFrame:
+    """method, endpoint, protocol of any request text (null when not METHOD TARGET [HTTP/x])."""
     request = pl.col("request")
     space = request.str.find(" ", literal=True)
-    frame = frame.with_columns(
+    frame = frame.select(
         request.str.slice(0, space).alias("method"),
         request.str.slice(space + 1).str.strip_chars(" ").alias("_target"),
     )
@@ -340,7 +388,7 @@ def _with_request_parts(frame: pl.DataFrame) -> pl.DataFrame:
         .alias("_valid"),
     )
     proto_at, valid = pl.col("_proto_at"), pl.col("_valid")
-    return frame.with_columns(
+    return frame.select(
         pl.when(valid).then(pl.col("method")).alias("method"),
         pl.when(valid & proto_at.is_null())
         .then(target)
@@ -348,7 +396,77 @@ def _with_request_parts(frame: pl.DataFrame) -> pl.DataFrame:
         .then(target.str.slice(0, proto_at))
         .alias("endpoint"),
         pl.when(valid).then(target.str.slice(proto_at).str.strip_chars(" ")).alias("protocol"),
-    ).drop("_target", "_proto_at", "_valid")
+    )
+
+
+def _request_parts(requests: pl.DataFrame) -> pl.DataFrame:
+    """method, endpoint, protocol from ``request`` (null when not METHOD TARGET [HTTP/x]).
+
+    The usual ``METHOD TARGET HTTP/x.y`` (single spaces) is one split; the other rows (no
+    protocol, spaces in the target, junk) go through the general rules.
+    """
+    parts = requests.select(pl.col("request").str.splitn(" ", 3).alias("r")).unnest("r")
+    method, target, proto = pl.col("field_0"), pl.col("field_1"), pl.col("field_2")
+    simple = (
+        method.str.contains(r"^[A-Za-z][A-Za-z0-9_-]*$")
+        & (target != "")
+        & proto.str.contains(r"^HTTP/[0-9.]+$")
+    ).fill_null(False)
+    parts = parts.select(
+        method.alias("method"), target.alias("endpoint"), proto.alias("protocol"), simple.alias("s")
+    )
+    simple_rows = parts["s"]
+    if simple_rows.all():
+        return parts.drop("s")
+    odd = (~simple_rows).arg_true()
+    general = _request_parts_general(requests[odd])
+    return pl.DataFrame([parts[c].scatter(odd, general[c]) for c in general.columns])
+
+
+_OFFSET = re.compile(r" ([+-])([01]\d|2[0-3])([0-5]\d)")
+
+
+def _offset_minutes(suffixes: pl.Series) -> pl.Series:
+    """`` +hhmm`` / `` -hhmm`` as minutes east of UTC (null for anything else).
+
+    Worked out once per distinct suffix (a log has a handful of zones).
+    """
+    keys, minutes = [], []
+    for value in suffixes.unique().drop_nulls().to_list():
+        m = _OFFSET.fullmatch(value)
+        if m:
+            keys.append(value)
+            sign = -1 if m.group(1) == "-" else 1
+            minutes.append(sign * (int(m.group(2)) * 60 + int(m.group(3))))
+    return suffixes.replace_strict(keys, minutes, default=None, return_dtype=pl.Int32)
+
+
+def parse_times(time: pl.Series, tz: str) -> pl.Series:
+    """``10/Oct/2000:13:55:36 -0700`` to UTC; times without an offset are in ``tz``.
+
+    The usual shape is read as a naive time (the cheaper parse) minus its offset, looked up
+    per distinct offset; the rest go through the full format, then the offset-less one.
+    """
+    naive = time.str.slice(0, 20).str.strptime(
+        pl.Datetime("us"), _TIME_WITHOUT_OFFSET, strict=False
+    )
+    offset = _offset_minutes(time.str.slice(20))
+    ts = (
+        pl.select((naive - pl.duration(minutes=offset)).dt.replace_time_zone("UTC"))
+        .to_series()
+        .cast(UTC_TS)
+    )
+    if ts.null_count() > time.null_count():
+        full = time.str.strptime(UTC_TS, _TIME_WITH_OFFSET, strict=False)
+        ts = ts.fill_null(full)
+    if ts.null_count() > time.null_count():
+        local = (
+            time.str.strptime(pl.Datetime("us"), _TIME_WITHOUT_OFFSET, strict=False)
+            .dt.replace_time_zone(tz, ambiguous="earliest", non_existent="null")
+            .dt.convert_time_zone("UTC")
+        )
+        ts = ts.fill_null(local)
+    return ts.alias("ts")
 
 
 def parse_lines(
@@ -357,52 +475,50 @@ def parse_lines(
     """Parse combined/common lines (vectorised); return the rows and the rejected lines."""
     extra = options.extra_fields
     n_extra = len(extra)
-    tz = options.tz or "UTC"
-    frame = pl.DataFrame([line_numbers, lines]).filter(pl.col("line").str.strip_chars() != "")
-    plain = pl.col("line").str.contains("\\", literal=True).not_()
-    fast, rest = _groups_by_quotes(frame.filter(plain), n_extra)
-    slow = _groups_by_regex(pl.concat([rest, frame.filter(~plain)]), n_extra)
-    parsed = pl.concat([fast, slow.select(fast.columns)]).sort("source_line")
-    time = pl.col("time")
-    parsed = parsed.with_columns(
-        time.str.strptime(UTC_TS, _TIME_WITH_OFFSET, strict=False).alias("ts")
-    )
-    if parsed["ts"].null_count():  # times without an offset are in options.tz
-        parsed = parsed.with_columns(
-            pl.coalesce(
-                "ts",
-                time.str.strptime(pl.Datetime("us"), _TIME_WITHOUT_OFFSET, strict=False)
-                .dt.replace_time_zone(tz, ambiguous="earliest", non_existent="null")
-                .dt.convert_time_zone("UTC"),
-            ).alias("ts")
-        )
-    failed = parsed.filter(pl.col("src_ip").is_null() | pl.col("ts").is_null())
-    rejects = [
-        Reject(
-            row["source_line"],
-            "not_combined_log" if row["src_ip"] is None else f"bad_timestamp: {row['time'][:64]}",
-            row["line"].rstrip("\r\n"),
-        )
-        for row in failed.select("source_line", "src_ip", "time", "line").iter_rows(named=True)
-    ]
-    ok = parsed.filter(pl.col("src_ip").is_not_null() & pl.col("ts").is_not_null())
+    frame = pl.DataFrame([line_numbers, lines])
+    parsed, rest = _groups_by_quotes(frame, n_extra)
+    if rest.height:
+        rest = rest.filter(pl.col("line").str.strip_chars() != "")  # blank lines: no records
+    if rest.height:
+        slow = _groups_by_regex(rest, n_extra).select(parsed.columns)
+        parsed = parsed.merge_sorted(slow, "source_line")  # both in line order
+    parsed = parsed.with_columns(parse_times(parsed["time"], options.tz or "UTC"))
+    valid = parsed["src_ip"].is_not_null() & parsed["ts"].is_not_null()
+    rejects: list[Reject] = []
+    if not valid.all():
+        failed = parsed.filter(~valid)
+        rejects = [
+            Reject(
+                row["source_line"],
+                "not_combined_log"
+                if row["src_ip"] is None
+                else f"bad_timestamp: {row['time'][:64]}",
+                row["line"].rstrip("\r\n"),
+            )
+            for row in failed.select("source_line", "src_ip", "time", "line").iter_rows(named=True)
+        ]
+        parsed = parsed.filter(valid)
     extra_exprs = [
         pl.coalesce(_null_if_dash(pl.col(f"xq{i}")), _null_if_dash(pl.col(f"xb{i}"))).alias(name)
         for i, name in enumerate(extra)
     ]
-    nullable = ["ident", "user", "request", "status", "bytes", "referer", "user_agent"]
-    out = ok.with_columns(
+    typed = [
+        _null_if_dash(pl.col("status")).cast(pl.Int16).alias("status"),
+        _null_if_dash(pl.col("bytes")).cast(pl.Int64, strict=False).alias("bytes"),
+    ]
+    nullable = ["ident", "user", "request", "referer", "user_agent"]
+    out = parsed.select(
+        "source_line",
+        "ts",
+        "src_ip",
         *[_null_if_dash(pl.col(c)).alias(c) for c in nullable],
+        *typed,
         *extra_exprs,
         pl.col("trailing").replace("", None),
     )
-    typed = {
-        "status": pl.col("status").cast(pl.Int16),
-        "bytes": pl.col("bytes").cast(pl.Int64, strict=False),
-    }
-    fields = [typed.get(c, pl.col(c)) for c in COMBINED_COLUMNS if c != "trailing"]
-    out = _with_request_parts(out).select("source_line", *fields, *extra, "trailing")
-    return out, rejects
+    out = out.with_columns(_request_parts(out.select("request")))
+    fields = [pl.col(c) for c in COMBINED_COLUMNS if c != "trailing"]
+    return out.select("source_line", *fields, *extra, "trailing"), rejects
 
 
 def _sniff_lines(head: bytes) -> list[str]:
@@ -433,7 +549,8 @@ class CombinedLogReader:
                 if start == 0:
                     rejects = block.rejects + rejects
                 if frame.height or rejects:
-                    yield Batch(frame, rejects)
+                    # Lines with a NUL byte were rejected whole: the text holds none.
+                    yield TextBatch(frame, rejects, nul_free=True)
 
 
 class CommonLogReader(CombinedLogReader):

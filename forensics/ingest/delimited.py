@@ -16,7 +16,6 @@ from typing import BinaryIO
 
 import polars as pl
 import pyarrow as pa
-import pyarrow.csv as pacsv
 
 from forensics.ingest.base import RAW_TEXT_LIMIT, Batch, ReaderOptions, Reject
 
@@ -85,6 +84,8 @@ class CsvReader:
         return delim is not None and _is_header(text, delim)
 
     def read(self, stream: BinaryIO, options: ReaderOptions) -> Iterator[Batch]:
+        import pyarrow.csv as pacsv  # here: it costs every other ingest time to import
+
         head = stream.read(64 * 1024)
         # Read on to the end of the header line (a header longer than 64 KiB is not a log).
         while b"\n" not in head:

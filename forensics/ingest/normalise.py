@@ -557,24 +557,47 @@ def normalise_batch(
     return Normalised(collected, rejects, sources, naive)
 
 
-def _content_text() -> pl.Expr:
-    """The canonical content of a row as one string (fields joined by a unit separator).
+CONTENT_FIELDS = tuple(
+    c for c in EVENT_SCHEMA if c not in ("request_id", "source_file", "source_line")
+)
+_UNIT, _NULL = "\x1f", "\x00"
+
+
+def _content_parts(events: pl.DataFrame) -> list[pl.Expr]:
+    """The canonical content of a row as pieces of one string (fields joined by a unit
+    separator), for ``pl.concat_str(..., separator="")``.
 
     Times are spelled as epoch microseconds and nulls as a NUL (a value never holds one:
     such rows are rejected), so the text depends on the values only, not on a library's
-    display format.
+    display format. A column that is null throughout is a constant; constants and the
+    separators next to them are merged into one literal (same text, less work).
     """
-    parts = []
-    for c, dtype in EVENT_SCHEMA.items():
-        if c in ("request_id", "source_file", "source_line"):
+    pieces: list[pl.Expr | str] = []
+    for i, c in enumerate(CONTENT_FIELDS):
+        if i:
+            pieces.append(_UNIT)
+        if events[c].null_count() == events.height:
+            pieces.append(_NULL)
             continue
         e = pl.col(c)
         if c == "ts":
             e = e.dt.epoch("us")
-        elif dtype == pl.Boolean:
+        elif EVENT_SCHEMA[c] == pl.Boolean:
             e = e.cast(pl.Int8)
-        parts.append(e.cast(pl.String).fill_null("\x00"))
-    return pl.concat_str(parts, separator="\x1f")
+        pieces.append(e.cast(pl.String).fill_null(_NULL))
+    merged: list[pl.Expr] = []
+    text = ""
+    for piece in pieces:
+        if isinstance(piece, str):
+            text += piece
+            continue
+        if text:
+            merged.append(pl.lit(text))
+            text = ""
+        merged.append(piece)
+    if text:
+        merged.append(pl.lit(text))
+    return merged
 
 
 def add_content_ids(events: pl.DataFrame, counter: OccurrenceCounter | None) -> pl.DataFrame:
@@ -587,14 +610,15 @@ def add_content_ids(events: pl.DataFrame, counter: OccurrenceCounter | None) -> 
     and a cryptographic hash resists crafted collisions in attacker-controlled log text.
     """
     missing = events["request_id"].is_null()
-    todo = events.filter(missing).select(_content_text().alias("c"))
-    key = todo.select(plh.col("c").nchash.xxh3_64()).to_series().to_numpy()
+    todo = events if missing.all() else events.filter(missing)
+    text = todo.select(pl.concat_str(_content_parts(todo), separator="").alias("c"))
+    key = text.select(plh.col("c").nchash.xxh3_64()).to_series().to_numpy()
     if counter is None:
         counter = OccurrenceCounter()
-    occ = pl.Series("k", counter.occurrence(key))
+    occ = pl.Series("k", counter.occurrence(key)).cast(pl.String)
     ids = (
-        todo.with_columns(occ)
-        .select(pl.concat_str(pl.col("c"), pl.lit("\x1f"), pl.col("k").cast(pl.String)).alias("c"))
+        text.with_columns(occ)
+        .select(pl.concat_str(pl.col("c"), pl.lit(_UNIT), pl.col("k")).alias("c"))
         .select(pl.concat_str(pl.lit("h:"), plh.col("c").chash.blake3().str.slice(0, 32)))
         .to_series()
     )

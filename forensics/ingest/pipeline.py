@@ -144,10 +144,9 @@ class _EventWriter:
     def add(self, events: pl.DataFrame) -> None:
         if events.height == 0:
             return
-        days = events.with_columns(pl.col("ts").dt.date().alias("__day"))
-        for (day,), part in days.partition_by("__day", as_dict=True, include_key=False).items():
-            self.buffers.setdefault(day, []).append(part)  # type: ignore[arg-type]
-            self.rows[day] = self.rows.get(day, 0) + part.height  # type: ignore[index]
+        for day, part in _split_by_day(events):
+            self.buffers.setdefault(day, []).append(part)
+            self.rows[day] = self.rows.get(day, 0) + part.height
         self.buffered += events.height
         full = [d for d, n in self.rows.items() if n >= self.DAY_ROWS]
         if self.buffered >= FLUSH_ROWS:
@@ -189,9 +188,27 @@ class _EventWriter:
         self._pool.shutdown()
 
 
+def _split_by_day(events: pl.DataFrame) -> list[tuple[dt.date, pl.DataFrame]]:
+    """The events of each UTC day. Logs are written in time order, so a batch is usually
+    a run of days: then each day is a zero-copy slice; otherwise rows are grouped."""
+    days = events["ts"].dt.date()
+    if days.is_sorted():
+        runs = days.rle().struct.unnest()
+        out, start = [], 0
+        for n, day in runs.iter_rows():
+            out.append((day, events.slice(start, n)))
+            start += n
+        return out
+    keyed = events.with_columns(days.alias("__day"))
+    groups = keyed.partition_by("__day", as_dict=True, include_key=False)
+    return [(day, part) for (day,), part in groups.items()]  # type: ignore[misc]
+
+
 def _write_parts(jobs: list[tuple[list[pl.DataFrame], Path]]) -> None:
+    # zstd level 1: about half the CPU time of the default level for a file ~1% larger.
     for parts, path in jobs:
-        pl.concat(parts, rechunk=False).write_parquet(path, compression="zstd", statistics=True)
+        frame = parts[0] if len(parts) == 1 else pl.concat(parts, rechunk=False)
+        frame.write_parquet(path, compression="zstd", compression_level=1, statistics=True)
 
 
 class _Quarantine:

@@ -221,6 +221,16 @@ def test_fast_quote_split_and_full_regex_parse_every_line_alike(monkeypatch):
         'h - jane doe [10/Oct/2000:13:55:36 +0000] "GET /a b HTTP/1.0" 200 1\n',
         "not a log line\n",
         '192.0.2.1 - - [10/Oct/2000:13:55:36 +0000] "GET / HTTP/1.1" 200 1 "-"\n',
+        # Escapes: \" and \\ in quoted fields, a quote right after an escaped backslash,
+        # an escaped quote in the user, and in a field that is never unescaped.
+        '198.51.100.4 - - [10/Oct/2000:13:55:36 +0000] "GET /q?x=\\"1\\" HTTP/1.1" 200 5 '
+        '"-" "evil \\"agent\\" \\\\ v2"\n',
+        '198.51.100.4 - - [10/Oct/2000:13:55:36 +0000] "GET /a HTTP/1.1" 200 5 "C:\\\\" '
+        '"x\\\\\\"y" "acct\\"1"\n',
+        '198.51.100.4 - a\\"b [10/Oct/2000:13:55:36 +0000] "GET /a HTTP/1.1" 200 5 "-" "-"\n',
+        '198.51.100.4\\" - - [10/Oct/2000:13:55:36 +0000] "GET /a HTTP/1.1" 200 5 "-" "-"\n',
+        '198.51.100.4 - - [10/Oct/2000:13:55:36 +0000] "GET /\x01\\" HTTP/1.1" 200 5 "-" "-"\n',
+        '198.51.100.4 - - [10/Oct/2000:13:55:36 -0930] "GET /a  HTTP/1.1" 200 5 "-" "-"\n',
     ]
     data = "".join(lines).encode()
     options = {"extra_fields": ("account_id", "request_id")}
@@ -237,8 +247,20 @@ def test_fast_quote_split_and_full_regex_parse_every_line_alike(monkeypatch):
     slow = read(data, **options)
     assert fast[0].equals(slow[0])
     assert fast[1] == slow[1]
-    assert fast[0].height == 9
+    assert fast[0].height == 15
     assert [(r.line, r.reason) for r in fast[1]] == [(9, "not_combined_log")]
+    assert fast[0]["user_agent"][9] == 'evil "agent" \\ v2'
+    assert fast[0]["referer"][10] == "C:\\"
+    assert fast[0]["account_id"][10] == 'acct"1'
+    # Escaped lines take the fast path too, except where an escape is outside the fields
+    # that get unescaped, or the line already holds the control characters used for them.
+    monkeypatch.undo()
+    frame = pl.DataFrame(
+        {"source_line": range(len(lines)), "line": lines},
+        schema_overrides={"source_line": pl.Int64},
+    )
+    _, rest = combined._groups_by_quotes(frame, 2)
+    assert rest["source_line"].to_list() == [4, 7, 8, 9, 13, 14]
 
 
 LINE = '203.0.113.9 - - [10/Oct/2023:13:55:36 +0000] "GET /v1/x HTTP/1.1" 200 5 "-" "sdk"\n'

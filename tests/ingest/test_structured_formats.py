@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 import polars as pl
+import pytest
 
 from forensics.ingest.formats import READERS, sniff_reader
 
@@ -54,6 +56,25 @@ def test_events_are_partitioned_by_utc_day(write, run_ingest, store_dir):
     assert days == ["date=2024-05-01", "date=2024-05-02"]
     part = next((store_dir / "events" / "date=2024-05-01").glob("*.parquet"))
     assert pl.read_parquet_schema(part)["ts"] == pl.Datetime("us", "UTC")
+
+
+@pytest.mark.parametrize("order", ["in_time_order", "out_of_order"])
+def test_each_day_partition_holds_exactly_that_days_events(write, run_ingest, store_dir, order):
+    times = ["2024-05-01T23:59:59Z", "2024-05-02T00:00:00Z", "2024-05-02T12:00:00Z"]
+    times += ["2024-05-04T01:00:00Z"]
+    if order == "out_of_order":
+        times = [times[2], times[0], times[3], times[1]]
+    rows = [{"ts": t, "account_id": f"a{i}", "request_id": f"r{i}"} for i, t in enumerate(times)]
+    run_ingest(write("a.jsonl", jsonl(rows)))
+    for day in ("2024-05-01", "2024-05-02", "2024-05-04"):
+        files = list((store_dir / "events" / f"date={day}").glob("*.parquet"))
+        got = pl.concat([pl.read_parquet(f) for f in files])["ts"].dt.date().unique()
+        assert got.to_list() == [dt.date.fromisoformat(day)]
+    assert sorted(p.name for p in (store_dir / "events").iterdir()) == [
+        "date=2024-05-01",
+        "date=2024-05-02",
+        "date=2024-05-04",
+    ]
 
 
 def test_json_array_export_is_read(write, run_ingest, events):
