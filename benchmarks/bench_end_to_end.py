@@ -24,16 +24,19 @@ from pathlib import Path
 FORENSICS = [sys.executable, "-m", "forensics"]
 
 
-def run_stage(name: str, argv: list[str], env: dict[str, str]) -> dict[str, float | str]:
+def run_stage(name: str, argv: list[str], env: dict[str, str], log: Path) -> dict[str, float | str]:
+    """Run one stage as a child process; its stderr (progress, stage timings) goes to `log`."""
     start = time.perf_counter()
-    proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _pid, status, usage = os.wait4(proc.pid, 0)
+    with log.open("wb") as err:
+        proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=err)
+        _pid, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - start
-    stderr = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
     code = os.waitstatus_to_exitcode(status)
     if code != 0:
-        print(f"{name} failed ({code}):\n{stderr[-2000:]}", file=sys.stderr)
+        tail = log.read_text(errors="replace")[-2000:]
+        print(f"{name} failed ({code}):\n{tail}", file=sys.stderr)
         raise SystemExit(1)
+    print(f"{name}: {wall:.1f} s wall (stderr in {log})", file=sys.stderr, flush=True)
     return {
         "stage": name,
         "wall_s": round(wall, 1),
@@ -65,17 +68,23 @@ def main() -> None:
     rows = []
     if not args.skip_baseline:
         baseline = [sys.executable, "-c", BASELINE, *events, str(args.work / "baseline.parquet")]
-        rows.append(run_stage("baseline: scan_ndjson -> sink_parquet", baseline, env))
+        rows.append(
+            run_stage(
+                "baseline: scan_ndjson -> sink_parquet", baseline, env, args.work / "baseline.log"
+            )
+        )
     ingest = [*FORENSICS, "ingest", str(args.data / "events"), "--store", str(store)]
-    ingest += ["--accounts", str(args.data / "accounts.csv"), "--quiet"]
-    rows.append(run_stage("forensics ingest", ingest, env))
-    rows.append(run_stage("forensics cluster", [*FORENSICS, "cluster", str(store)], env))
+    ingest += ["--accounts", str(args.data / "accounts.csv")]
+    rows.append(run_stage("forensics ingest", ingest, env, args.work / "ingest.log"))
+    cluster = [*FORENSICS, "cluster", str(store)]
+    rows.append(run_stage("forensics cluster", cluster, env, args.work / "cluster.log"))
     html = str(args.work / "report.html")
     rows.append(
         run_stage(
             "forensics report --format html",
             [*FORENSICS, "report", str(store), "--format", "html", "--output", html],
             env,
+            args.work / "report.log",
         )
     )
     pipeline = [r for r in rows if r["stage"].startswith("forensics")]

@@ -6,16 +6,23 @@ accounts differ from everyone else's; ``FEATURE_LABELS`` names each column for h
 """
 
 from forensics.features.catalog import FEATURE_LABELS, FEATURE_SCHEMA, FEATURES
-from forensics.features.compute import FeatureParams, compute_account_features
+from forensics.features.compute import (
+    AccountFeatures,
+    FeatureParams,
+    account_features,
+    compute_account_features,
+)
 from forensics.features.contrast import population_contrast
 from forensics.features.network import subnet16, subnet24
 from forensics.features.text import asks_for_reasoning, prompt_skeleton
 
 __all__ = [
     "FEATURES",
+    "AccountFeatures",
     "FEATURE_LABELS",
     "FEATURE_SCHEMA",
     "FeatureParams",
+    "account_features",
     "asks_for_reasoning",
     "compute_account_features",
     "population_contrast",

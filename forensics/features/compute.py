@@ -28,6 +28,8 @@ from forensics.features.network import subnet16, subnet24
 from forensics.features.text import asks_for_reasoning, prompt_skeleton, skeleton_words
 from forensics.schema import ACCOUNT_SCHEMA, EVENT_SCHEMA
 
+TEMPLATE_SEED = 0x5EED  # seed of the template hash (the skeleton's 64-bit id)
+
 
 @dataclass(frozen=True)
 class FeatureParams:
@@ -144,7 +146,7 @@ def _slim_events(source: pl.LazyFrame) -> pl.LazyFrame:
     )
     skeleton = pl.col("_skeleton")
     return slim.with_columns(
-        pl.when(skeleton.is_not_null()).then(skeleton.hash(seed=0x5EED)).alias("template"),
+        pl.when(skeleton.is_not_null()).then(skeleton.hash(seed=TEMPLATE_SEED)).alias("template"),
         skeleton_words(skeleton).clip(0, 255).cast(pl.UInt8).alias("template_words"),
     ).drop("_skeleton")
 
@@ -311,7 +313,16 @@ def _model_switch(mix: pl.LazyFrame, params: FeatureParams) -> pl.LazyFrame:
     )
 
 
-def _templates(ev: pl.LazyFrame, params: FeatureParams) -> pl.LazyFrame:
+def _template_pairs(ev: pl.LazyFrame) -> pl.LazyFrame:
+    """(account_id, template, n, words): how often each account used each template."""
+    return (
+        ev.filter(pl.col("template").is_not_null())
+        .group_by("account_id", "template")
+        .agg(pl.len().alias("n"), pl.col("template_words").first().alias("words"))
+    )
+
+
+def _templates(pairs: pl.LazyFrame, params: FeatureParams) -> pl.LazyFrame:
     """Template repetition within the account, and templates shared with other accounts.
 
     Shared templates: for each skeleton of at least ``min_template_words`` words, n_k is
@@ -321,11 +332,6 @@ def _templates(ev: pl.LazyFrame, params: FeatureParams) -> pl.LazyFrame:
     templates with n_k >= 2 of idf_k, divided by its prompts: high when most of its
     traffic comes from templates that a few other accounts, and hardly anyone else, use.
     """
-    pairs = (
-        ev.filter(pl.col("template").is_not_null())
-        .group_by("account_id", "template")
-        .agg(pl.len().alias("n"), pl.col("template_words").first().alias("words"))
-    )
     n_accounts = pl.col("account_id").n_unique()
     per_template = pairs.group_by("template").agg(pl.len().alias("template_accounts"))
     prompted_accounts = pairs.select(n_accounts.alias("N"))
@@ -492,6 +498,27 @@ def _account_records(accounts: pl.LazyFrame, params: FeatureParams) -> pl.LazyFr
     )
 
 
+@dataclass(frozen=True)
+class AccountFeatures:
+    """The feature table, and each account's prompt-template use (a by-product of it).
+
+    ``templates`` has one row per (account_id, template) with the number of requests:
+    ``template`` is the 64-bit hash of the prompt skeleton (``template_hash``), the same
+    skeletons the template features count. Ring evidence reads it instead of running the
+    skeleton regexes over the events a second time.
+    """
+
+    table: pl.DataFrame
+    # account_id: Categorical (4 bytes a row), template: UInt64, requests: UInt32
+    templates: pl.DataFrame
+
+
+def template_hash(prompt: pl.Expr) -> pl.Expr:
+    """The 64-bit id of a prompt's template skeleton (null when it has none)."""
+    skeleton = prompt_skeleton(prompt)
+    return pl.when(skeleton.is_not_null()).then(skeleton.hash(seed=TEMPLATE_SEED))
+
+
 def compute_account_features(
     events: pl.LazyFrame,
     accounts: pl.LazyFrame | None = None,
@@ -504,6 +531,15 @@ def compute_account_features(
     no status codes) is null, never an error. Account records are optional; accounts that
     have records but no events get no row, though they count in the sharing features.
     """
+    return account_features(events, accounts, params).table
+
+
+def account_features(
+    events: pl.LazyFrame,
+    accounts: pl.LazyFrame | None = None,
+    params: FeatureParams | None = None,
+) -> AccountFeatures:
+    """``compute_account_features``, with the per-account template counts it computes on the way."""
     params = params or FeatureParams()
     source = _canonical(events)
     requests = _request_stats(source).collect(engine="streaming")
@@ -519,12 +555,13 @@ def compute_account_features(
         .lazy()
     )
     mix = _model_mix(ev, params).collect().lazy()
+    pairs = _template_pairs(ev).collect()
     parts = [
         _hour_entropy(ev),
         _network(account_ips),
         mix,
         _model_switch(mix, params),
-        _templates(ev, params),
+        _templates(pairs.lazy(), params),
         _infra_sharing(account_ips),
         _synchrony(ev, prefixes, params),
     ]
@@ -552,4 +589,9 @@ def compute_account_features(
         pl.col(n).cast(t) if n in have else pl.lit(None, dtype=t).alias(n)
         for n, t in FEATURE_SCHEMA.items()
     ]
-    return table.select(columns).sort("account_id").collect()
+    templates = pairs.select(
+        "account_id",
+        pl.col("template").cast(pl.UInt64),
+        pl.col("n").cast(pl.UInt32).alias("requests"),
+    )
+    return AccountFeatures(table.select(columns).sort("account_id").collect(), templates)

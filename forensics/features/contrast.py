@@ -60,12 +60,18 @@ def population_contrast(
     member_ids = pl.Series("m", list(members), dtype=pl.String)
     if not present or features.is_empty() or member_ids.is_empty():
         return []
-    in_ring = pl.col("account_id").is_in(member_ids.implode())
+    # the membership test runs once, into a column every statistic reads
+    marked = features.select(
+        *present, pl.col("account_id").is_in(member_ids.implode()).alias("\x00in_ring")
+    )
+    in_ring = pl.col("\x00in_ring")
     # a ring that is the whole table is compared with itself
-    everyone = features.select(in_ring.all()).item()
+    everyone = marked.select(in_ring.all()).item()
     in_population = pl.lit(True) if everyone else ~in_ring
     stats = [e for c in present for e in _stats(c, in_ring, in_population)]
-    row = features.select(stats).row(0, named=True)
+    # lazily, so that each column's ring and population subsets and medians are computed
+    # once and shared by the statistics that use them (common subexpression elimination)
+    row = marked.lazy().select(stats).collect().row(0, named=True)
     out: list[dict] = []
     for column in present:
         values = {s: row[f"{column}\x00{s}"] for s in _STATS}

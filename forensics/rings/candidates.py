@@ -112,7 +112,7 @@ def band_buckets(sig: np.ndarray, present: np.ndarray, params: ClusterParams) ->
 
 def candidate_pairs(sig: np.ndarray, params: ClusterParams) -> pl.DataFrame:
     """Candidate pairs (a < b, account indices) among accounts with a non-empty signature."""
-    present = np.flatnonzero(~(sig == MAX_HASH).all(axis=1))
+    present = np.flatnonzero(~(sig == sig.dtype.type(MAX_HASH)).all(axis=1))
     if present.size < 2:
         return pl.DataFrame(schema={"a": pl.UInt32, "b": pl.UInt32})
     return pairs_from_buckets(band_buckets(sig, present, params), params)

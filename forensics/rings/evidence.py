@@ -1,7 +1,7 @@
 """Evidence for each reported ring: findings, what members share, timeline, examples.
 
-One pass over the events of flagged accounts (a join on the member list), aggregated per
-ring in Polars. The document's shape is docs/store.md's "evidence document". Every value
+Streaming group-bys over the events of flagged accounts (a join on the member list),
+aggregated per ring in Polars; the members' events are never held in memory at once. The document's shape is docs/store.md's "evidence document". Every value
 here comes from the logs and is attacker-controlled text: it is stored as data, and the
 report writers escape it.
 """
@@ -15,6 +15,7 @@ from typing import Any
 import polars as pl
 
 from forensics.features import population_contrast, prompt_skeleton
+from forensics.features.compute import TEMPLATE_SEED, template_hash
 from forensics.features.network import ip_prefix
 from forensics.schema import RING_SCHEMA
 
@@ -51,14 +52,27 @@ def _iso(value: Any) -> str | None:
 
 def _top_shared(frame: pl.DataFrame, value: pl.Expr, weight_requests: bool = True) -> pl.DataFrame:
     """(ring_id, value, accounts, requests) top TOP_SHARED values shared by 2+ accounts."""
-    agg = (
+    counts = (
         frame.lazy()
         .select("ring_id", "account_id", value.alias("value"))
         .drop_nulls("value")
-        .group_by("ring_id", "value")
+        .group_by("ring_id", "account_id", "value")
+        .agg(pl.len().alias("n"))
+    )
+    return _top_from_counts(counts, weight_requests)
+
+
+def _top_from_counts(counts: pl.LazyFrame, weight_requests: bool = True) -> pl.DataFrame:
+    """``_top_shared`` from (ring_id, account_id, value, n) rows, one per account and value.
+
+    A value's accounts are its rows, its requests the sum of n: the same figures as
+    counting distinct accounts and requests over the events themselves.
+    """
+    return (
+        counts.group_by("ring_id", "value")
         .agg(
-            pl.col("account_id").n_unique().alias("accounts"),
-            (pl.len() if weight_requests else pl.lit(0)).cast(pl.Int64).alias("requests"),
+            pl.len().alias("accounts"),
+            (pl.col("n").sum() if weight_requests else pl.lit(0)).cast(pl.Int64).alias("requests"),
         )
         .filter(pl.col("accounts") >= 2)
         .sort(["ring_id", "accounts", "requests", "value"], descending=[False, True, True, False])
@@ -66,7 +80,107 @@ def _top_shared(frame: pl.DataFrame, value: pl.Expr, weight_requests: bool = Tru
         .head(TOP_SHARED)
         .collect()
     )
-    return agg
+
+
+def _per_account(flagged: pl.LazyFrame, value: pl.Expr) -> pl.LazyFrame:
+    """(ring_id, account_id, value, n): requests per member and value (nulls dropped), streamed."""
+    return (
+        flagged.select("ring_id", "account_id", value.alias("value"))
+        .drop_nulls("value")
+        .group_by("ring_id", "account_id", "value")
+        .agg(pl.len().alias("n"))
+    )
+
+
+def _top_templates(
+    templates: pl.LazyFrame, members: pl.DataFrame, events: pl.LazyFrame
+) -> pl.DataFrame:
+    """Top shared prompt templates per ring, from per-account template counts.
+
+    ``templates`` (account_id, template, requests) identifies skeletons by their hash. The
+    ranking (accounts, then requests) needs only the hashes; the skeleton text, which
+    breaks ties and is what the evidence shows, is computed again only for the few
+    candidate templates, from the requests of one member account that used each.
+    """
+    # the members' ids typed like the table's (Categorical in AccountFeatures.templates)
+    members = members.with_columns(
+        pl.col("account_id").cast(templates.collect_schema()["account_id"])
+    )
+    ranked = (
+        templates.join(members.lazy(), on="account_id")
+        .group_by("ring_id", "template")
+        .agg(pl.len().alias("accounts"), pl.col("requests").sum().cast(pl.Int64))
+        .filter(pl.col("accounts") >= 2)
+        .with_columns(
+            (pl.col("accounts").cast(pl.Int64) * (1 << 40) + pl.col("requests"))
+            .rank("min", descending=True)
+            .over("ring_id")
+            .alias("_rank")
+        )
+        # every template that can reach the top TOP_SHARED once ties are broken by text
+        .filter(pl.col("_rank") <= TOP_SHARED)
+        .collect()
+    )
+    if ranked.height == 0:
+        return pl.DataFrame(
+            schema={"ring_id": pl.String, "value": pl.String, "accounts": pl.UInt32,
+                    "requests": pl.Int64}
+        )  # fmt: skip
+    # one member account per candidate template, to read its skeleton text from
+    users = (
+        templates.join(ranked.lazy().select("template").unique(), on="template", how="semi")
+        .join(members.lazy(), on="account_id", how="semi")
+        .group_by("template")
+        .agg(pl.col("account_id").first().cast(pl.String))
+        .collect()
+    )
+    wanted = users["account_id"].unique().implode()
+    text = (
+        events.select("account_id", "prompt")
+        .filter(pl.col("account_id").is_in(wanted))
+        .select(prompt_skeleton(pl.col("prompt")).alias("value"))
+        .drop_nulls("value")
+        .unique()
+        .with_columns(pl.col("value").hash(seed=TEMPLATE_SEED).alias("template"))
+        .join(users.lazy().select("template"), on="template", how="semi")
+        .unique("template", keep="any")
+        .collect()
+    )
+    return (
+        ranked.join(text, on="template")
+        .select("ring_id", "value", "accounts", "requests")
+        .sort(["ring_id", "accounts", "requests", "value"], descending=[False, True, True, False])
+        .group_by("ring_id", maintain_order=True)
+        .head(TOP_SHARED)
+    )
+
+
+def _examples(flagged: pl.LazyFrame, keys: pl.DataFrame, example_key: pl.Expr) -> pl.DataFrame:
+    """The EXAMPLES requests of each ring with the smallest keys (a fixed pseudo-random pick).
+
+    ``keys`` holds, per ring, the smallest keys and the accounts they belong to, so only
+    those accounts' requests are read again, prompts included.
+    """
+    chosen = keys.explode("_account", "_key", empty_as_null=True).drop_nulls("_key")
+    return (
+        flagged.filter(pl.col("account_id").is_in(chosen["_account"].unique().implode()))
+        .with_columns(example_key)
+        .join(chosen.lazy().select("ring_id", "_key").unique(), on=["ring_id", "_key"], how="semi")
+        .sort("ring_id", "_key")
+        .group_by("ring_id", maintain_order=True)
+        .head(EXAMPLES)
+        .select(
+            "ring_id",
+            pl.col("ts").dt.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "account_id",
+            "src_ip",
+            "user_agent",
+            "model",
+            "endpoint",
+            pl.col("prompt").str.slice(0, EXAMPLE_PROMPT_CHARS),
+        )
+        .collect()
+    )
 
 
 def _by_ring(frame: pl.DataFrame) -> dict[str, list[dict[str, Any]]]:
@@ -110,8 +224,16 @@ def build_rings_table(
     events: pl.LazyFrame,
     accounts: pl.LazyFrame | None,
     features: pl.DataFrame,
+    templates: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
-    """rings.parquet rows (RING_SCHEMA), evidence JSON included, in the order of ``facts``."""
+    """rings.parquet rows (RING_SCHEMA), evidence JSON included, in the order of ``facts``.
+
+    The members' events are never held in memory: each aggregate (totals, values shared
+    per account, timeline, example keys) is a streaming group-by over the events joined
+    to the member list, and only the example requests themselves are read in full.
+    ``templates`` is ``AccountFeatures.templates`` (per-account template counts) when the
+    caller has it; without it the members' prompts are reduced to templates here.
+    """
     if not facts:
         return pl.DataFrame(schema=RING_SCHEMA)
     members = pl.DataFrame(
@@ -121,37 +243,58 @@ def build_rings_table(
         },
         schema={"ring_id": pl.String, "account_id": pl.String},
     )
-    ev = (
-        events.select(
-            "ts",
-            "account_id",
-            "src_ip",
-            "user_agent",
-            "model",
-            "endpoint",
-            "prompt",
-            "output_tokens",
-        )
-        .join(members.lazy(), on="account_id")
-        .collect()
+    flagged = events.join(members.lazy(), on="account_id")
+    example_key = pl.struct("account_id", "ts").hash(7).alias("_key")
+    totals_q = flagged.group_by("ring_id").agg(
+        pl.col("ts").min().alias("first_seen"),
+        pl.col("ts").max().alias("last_seen"),
+        pl.len().cast(pl.Int64).alias("requests"),
+        pl.col("output_tokens").sum().cast(pl.Int64).alias("output_tokens"),
     )
-    totals = {
-        r["ring_id"]: r
-        for r in ev.group_by("ring_id")
-        .agg(
-            pl.col("ts").min().alias("first_seen"),
-            pl.col("ts").max().alias("last_seen"),
-            pl.len().cast(pl.Int64).alias("requests"),
-            pl.col("output_tokens").sum().cast(pl.Int64).alias("output_tokens"),
+    timeline_q = (
+        flagged.group_by("ring_id", pl.col("ts").dt.date().alias("date"), "account_id")
+        .agg(pl.len().alias("n"))
+        .group_by("ring_id", "date")
+        .agg(pl.col("n").sum().alias("requests"), pl.len().alias("accounts"))
+    )
+    keys_q = flagged.group_by("ring_id").agg(
+        pl.col("account_id").bottom_k_by(example_key, EXAMPLES).alias("_account"),
+        example_key.bottom_k(EXAMPLES),
+    )
+    if templates is None:
+        templates_q = (
+            flagged.select("account_id", template_hash(pl.col("prompt")).alias("template"))
+            .drop_nulls("template")
+            .group_by("account_id", "template")
+            .agg(pl.len().cast(pl.UInt32).alias("requests"))
         )
-        .iter_rows(named=True)
-    }
+    else:
+        templates_q = templates.lazy()
+    ips_q = _per_account(flagged, pl.col("src_ip"))
+    agents_q = _per_account(flagged, pl.col("user_agent"))
+    models_q = _per_account(flagged, pl.col("model"))
+    totals_df, timeline_df, keys, ips, agents, models, *own_templates = pl.collect_all(
+        [totals_q, timeline_q, keys_q, ips_q, agents_q, models_q]
+        + ([templates_q] if templates is None else []),
+        engine="streaming",
+    )
+    if own_templates:
+        templates_q = own_templates[0].lazy()
+    totals = {r["ring_id"]: r for r in totals_df.iter_rows(named=True)}
+    # a /24 is the sum of its IPs (each account and IP counted once: prefixes of distinct IPs)
+    subnets = (
+        ips.lazy()
+        .with_columns(ip_prefix(pl.col("value"), 3, 4).alias("value"))
+        .drop_nulls("value")
+        .group_by("ring_id", "account_id", "value")
+        .agg(pl.col("n").sum())
+    )
     shared_parts = {
-        "prompt_templates": _by_ring(_top_shared(ev, prompt_skeleton(pl.col("prompt")))),
-        "subnets": _by_ring(_top_shared(ev, ip_prefix(pl.col("src_ip"), 3, 4))),
-        "ips": _by_ring(_top_shared(ev, pl.col("src_ip"))),
-        "user_agents": _by_ring(_top_shared(ev, pl.col("user_agent"))),
-        "models": _by_ring(_top_shared(ev, pl.col("model"))),
+        "prompt_templates": _by_ring(_top_templates(templates_q, members, events)),
+        "subnets": _by_ring(_top_from_counts(subnets)),
+        "ips": _by_ring(_top_from_counts(ips.lazy())),
+        "user_agents": _by_ring(_top_from_counts(agents.lazy())),
+        "models": _by_ring(_top_from_counts(models.lazy())),
     }
     created: dict[str, dict[str, Any]] = {}
     if accounts is not None:
@@ -179,25 +322,14 @@ def build_rings_table(
                 "span_hours": round((r["last"] - r["first"]).total_seconds() / 3600.0, 2),
             }
     timeline = _by_ring(
-        ev.group_by("ring_id", pl.col("ts").dt.date().cast(pl.String).alias("date"))
-        .agg(pl.len().alias("requests"), pl.col("account_id").n_unique().alias("accounts"))
-        .sort("ring_id", "date")
-    )
-    examples = _by_ring(
-        ev.sort("ring_id", pl.struct("account_id", "ts").hash(7))
-        .group_by("ring_id", maintain_order=True)
-        .head(EXAMPLES)
-        .select(
+        timeline_df.select(
             "ring_id",
-            pl.col("ts").dt.strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "account_id",
-            "src_ip",
-            "user_agent",
-            "model",
-            "endpoint",
-            pl.col("prompt").str.slice(0, EXAMPLE_PROMPT_CHARS),
-        )
+            pl.col("date").cast(pl.String),
+            pl.col("requests").cast(pl.UInt32),
+            "accounts",
+        ).sort("ring_id", "date")
     )
+    examples = _by_ring(_examples(flagged, keys, example_key))
     rows = []
     for fact in facts:
         shared = {k: v.get(fact.ring_id, []) for k, v in shared_parts.items()}

@@ -18,7 +18,7 @@ import polars as pl
 from forensics import __version__
 from forensics.console import quiet_from_env, stderr
 from forensics.errors import ForensicsError
-from forensics.features import compute_account_features
+from forensics.features.compute import account_features
 from forensics.rings.candidates import candidate_pairs
 from forensics.rings.communities import communities
 from forensics.rings.evidence import RingFacts, build_rings_table
@@ -81,8 +81,12 @@ def find_rings(
     features: pl.DataFrame,
     params: ClusterParams,
     clock: _Clock | None = None,
+    templates: pl.DataFrame | None = None,
 ) -> ClusterResult:
-    """Rings from canonical events (and optional account records): the library entry point."""
+    """Rings from canonical events (and optional account records): the library entry point.
+
+    ``templates`` (``AccountFeatures.templates``) saves the evidence a pass over the prompts.
+    """
     clock = clock or _Clock(quiet=True)
     ids = events.select(pl.col("account_id").drop_nulls().unique().sort()).collect().to_series()
     n = ids.len()
@@ -180,7 +184,7 @@ def find_rings(
         )
         for s in reported
     ]
-    rings = build_rings_table(facts, events, accounts, features)
+    rings = build_rings_table(facts, events, accounts, features, templates)
     clock.lap("evidence", f"{rings.height} rings, {members.height} flagged accounts")
     run = {
         "parameters": params.to_json(),
@@ -403,10 +407,11 @@ def cluster_store(store: Store, params: ClusterParams, quiet: bool | None = None
         n_events = events.select(pl.len()).collect().item()
         if n_events == 0:
             raise ForensicsError(f"store {store.root} holds no events; ingest some logs first")
-        features = compute_account_features(events, accounts)
+        computed = account_features(events, accounts)
+        features = computed.table
         write_parquet_atomic(store.features_path, features)
         clock.lap("features", f"features: {features.height} accounts, {n_events} events")
-        result = find_rings(events, accounts, features, params, clock)
+        result = find_rings(events, accounts, features, params, clock, computed.templates)
         write_parquet_atomic(store.ring_members_path, result.members)
         write_parquet_atomic(store.ring_edges_path, result.edges)
         write_parquet_atomic(store.rings_path, result.rings)
