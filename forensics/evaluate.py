@@ -123,9 +123,18 @@ def adjusted_rand_index(labels: pl.DataFrame) -> float | None:
 
 def evaluate(store_path: str | Path, truth_path: str | Path) -> dict[str, Any]:
     """Compare the store's found rings with the truth file; return the metrics document."""
-    truth = read_truth(truth_path)
-    members = read_members(store_path)
+    return evaluate_members(read_members(store_path), read_truth(truth_path))
 
+
+def evaluate_members(members: pl.DataFrame, truth: pl.DataFrame) -> dict[str, Any]:
+    """The metrics document for found rings (ring_id, account_id) against a truth frame.
+
+    ``truth`` is what `read_truth` returns; the library entry point for notebooks and
+    benchmarks that cluster in memory (`forensics.rings.pipeline.find_rings`).
+    """
+    members = members.select(
+        pl.col("ring_id").cast(pl.String), pl.col("account_id").cast(pl.String)
+    )
     joined = truth.join(
         members.select("account_id", pl.col("ring_id").alias("found_ring")),
         on="account_id",

@@ -11,6 +11,7 @@ pair alike in one (a few shared proxy exits make a light edge, not a bridge).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -97,8 +98,37 @@ def view_null(
         sims = signature_similarity(sig, a[keep], b[keep])
         if sims.size:
             null.mean = float(sims.mean())
+            null.floor = max(
+                params.min_similarity, noise_floor(null.mean, sig.shape[1], params.edge_alpha)
+            )
             null.above = float((sims > null.thresholds(a[keep], b[keep])).mean())
     return null
+
+
+def noise_floor(p0: float, num_perm: int, alpha: float) -> float:
+    """The least similarity k/P that P permutations show by chance with probability <= alpha.
+
+    Two unrelated accounts agree on each MinHash entry with probability p0 (the view's
+    random-pair mean), so their agreements are Binomial(P, p0) and P(K >= k) is the chance
+    that noise alone reaches k/P. In a view where unrelated accounts share almost nothing
+    (proxy exits by the hour) a handful of agreements is already significant; where they
+    share much (prompt phrases) many more are needed.
+    """
+    p0 = min(max(p0, 1e-9), 1.0 - 1e-9)
+    k = np.arange(num_perm + 1)
+    log_pmf = (
+        np.array(
+            [
+                math.lgamma(num_perm + 1) - math.lgamma(i + 1) - math.lgamma(num_perm - i + 1)
+                for i in k
+            ]
+        )
+        + k * math.log(p0)
+        + (num_perm - k) * math.log1p(-p0)
+    )
+    tail = np.cumsum(np.exp(log_pmf)[::-1])[::-1]  # P(K >= k)
+    above = np.flatnonzero(tail <= alpha)
+    return float(above[0] / num_perm) if above.size else 1.0
 
 
 def view_edges(

@@ -54,10 +54,13 @@ class ClusterParams:
 
     # --- verification and graph --------------------------------------------------------
     # A pair's similarity in a view counts only above `null_factor` times what independent
-    # accounts would share (graph.ViewNull) and above `min_similarity`.
+    # accounts would share (graph.ViewNull), above what MinHash noise reaches by chance
+    # with probability `edge_alpha` given the view's random-pair similarity
+    # (graph.noise_floor), and above `min_similarity`.
     null_pairs: int = 20000
     null_factor: float = 3.0
-    min_similarity: float = 0.1
+    edge_alpha: float = 1e-6
+    min_similarity: float = 0.02
 
     # --- communities --------------------------------------------------------------------
     # Leiden modularity resolution, per connected component. Low values keep one sparse
@@ -77,10 +80,15 @@ class ClusterParams:
     # model expects (scoring.py), with at least this mean similarity.
     view_lift: float = 4.0
     min_view_similarity: float = 0.003
+    # ... and when member pairs share at least this many of the view's tokens on average
+    # (a Jaccard of 0.2 between two accounts of three requests is one shared hour).
+    min_shared_tokens: float = 2.0
     # The prompt view alone must be much stronger; other views never count alone.
     single_view_lift: float = 10.0
-    # Prompts count only when this share of the ring's prompted requests are distinct.
-    min_distinct_prompt_share: float = 0.5
+    # Prompts count only when the ring asks at least this many distinct prompts per member
+    # (a test suite repeats a small fixed set; a harvest keeps asking new things, even if
+    # it samples several answers per question).
+    min_prompts_per_member: float = 10.0
     # A ring with this share of its requests from its top 4 /24s is one site (NAT, campus,
     # office, venue): shared infrastructure and hours are explained, only prompts count.
     site_share: float = 0.5

@@ -26,7 +26,6 @@ from forensics.rings.graph import ViewNull, combine, view_edges, view_null
 from forensics.rings.params import ALL_VIEWS, DEFAULT_VIEWS, ClusterParams
 from forensics.rings.scoring import (
     RingScore,
-    community_traffic,
     operator_groups,
     score_communities,
     traffic_frame,
@@ -251,14 +250,13 @@ def _rings_at_resolutions(
             break
         pending = pending.with_columns(pl.col("community") + next_id)
         next_id = int(pending["community"].max()) + 1
-        distinct = community_traffic(traffic_rows, pending)
         round_scores, kept = score_communities(
-            pending, graph, signatures, nulls, org_of, distinct, params, depth > 0
+            pending, graph, signatures, nulls, org_of, traffic_rows, params, depth > 0
         )
         replaced: set[int] = set()
         if depth == 0:
             round_scores, kept, next_id, replaced = _split_merged(
-                round_scores, kept, graph, n, index, traffic_rows, signatures, nulls, org_of,
+                round_scores, kept, pending, graph, traffic_rows, signatures, nulls, org_of,
                 params, next_id,
             )  # fmt: skip
         done = {s.community for s in round_scores if s.reported} | replaced
@@ -307,9 +305,8 @@ def _edges_within(graph: pl.DataFrame, assignment: pl.DataFrame) -> dict[int, pl
 def _split_merged(
     round_scores: list[RingScore],
     kept: pl.DataFrame,
+    assignment: pl.DataFrame,
     graph: pl.DataFrame,
-    n: int,
-    index: pl.DataFrame,
     traffic_rows: pl.DataFrame,
     signatures: dict[str, np.ndarray],
     nulls: dict[str, ViewNull],
@@ -317,25 +314,32 @@ def _split_merged(
     params: ClusterParams,
     next_id: int,
 ) -> tuple[list[RingScore], pl.DataFrame, int, set[int]]:
-    """Reported rings that are two operators merged, replaced by their parts.
+    """Supported communities that are two operators merged, replaced by their parts.
 
-    Each reported ring is partitioned at twice the resolution and the fragments regrouped
-    by similarity (scoring.operator_groups): one ring comes back whole, two operators come
-    back as two groups, each then scored as a ring of its own.
+    The whole community of each reported ring (every account Leiden put in it, not only
+    the members that passed scoring: a second operator merged into the community may have
+    been dropped for not sharing the first one's views) is partitioned at twice the
+    resolution on its own edges, where modularity is no longer diluted by the rest of the
+    component (the resolution limit), and the fragments are regrouped by similarity
+    (scoring.operator_groups): one ring comes back whole, two operators come back as two
+    groups, each then scored as a ring of its own.
     """
     split_rows: list[pl.DataFrame] = []
     replaced: set[int] = set()
     for ring in round_scores:
-        if not ring.reported or ring.members.size < 2 * params.min_ring_size:
+        # Any community that some view supports: two operators merged can dilute each
+        # other's evidence below the bar, so the split must not wait for a report.
+        if not (ring.reported or ring.views) or ring.members.size < 2 * params.min_ring_size:
             continue
-        inside = pl.Series(ring.members).implode()
+        whole = assignment.filter(pl.col("community") == ring.community)["account"].to_numpy()
+        inside = pl.Series(whole).implode()
         sub = graph.filter(pl.col("a").is_in(inside) & pl.col("b").is_in(inside))
         split = communities(sub, 2 * params.resolution, 2, params.seed)
         fragments = [
             g["account"].to_numpy() for _, g in split.group_by("community", maintain_order=True)
         ]
         placed = np.concatenate(fragments) if fragments else np.array([], dtype=np.uint32)
-        rest = np.setdiff1d(ring.members, placed)
+        rest = np.setdiff1d(whole, placed)
         if rest.size:  # members the finer partition left alone stay with the ring
             fragments.append(rest)
         groups = operator_groups(ring, fragments, signatures, params)
@@ -355,9 +359,8 @@ def _split_merged(
     if not split_rows:
         return round_scores, kept, next_id, replaced
     assignment = pl.concat(split_rows)
-    distinct = community_traffic(traffic_rows, assignment)
     part_scores, part_kept = score_communities(
-        assignment, graph, signatures, nulls, org_of, distinct, params
+        assignment, graph, signatures, nulls, org_of, traffic_rows, params
     )
     scores = [s for s in round_scores if s.community not in replaced] + part_scores
     kept = pl.concat([kept.filter(~pl.col("community").is_in(list(replaced))), part_kept])

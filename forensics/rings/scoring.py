@@ -15,14 +15,17 @@ Reported only when the evidence is coordination, not a look-alike:
 * at least two independent views support the ring, or the prompt view alone with lift >=
   ``single_view_lift``: shared infrastructure alone is a NAT, a campus or a cloud
   provider; shared timing alone is a time zone or an outage;
-* prompts count only if the ring keeps asking new things (``min_distinct_prompt_share``
-  of its requests are distinct prompts): harvesting answers needs new inputs, while a test
-  suite or a scripted client repeats a fixed set;
+* prompts count only if the ring keeps asking new things (``min_prompts_per_member``
+  distinct prompts per member): harvesting answers needs new inputs, while a test suite
+  or a scripted client repeats a fixed set whatever the number of accounts. A ring may
+  send each input several times (several sampled answers per question), so the share of
+  repeated requests is not the test; the size of the set is;
 * a ring whose traffic comes mostly (``site_share``) from a handful of /24s is one site:
-  a NAT, a campus, an office or a venue explains both shared infrastructure and shared
-  hours (a class meets, an office works 9 to 5, a hackathon runs all night), so neither
-  counts and only prompts can carry it; an operator's proxy pool spreads over many
-  networks;
+  a NAT, a campus, an office or a venue explains shared infrastructure, shared hours (a
+  class meets, an office works 9 to 5, a hackathon runs all night) and shared prompts (a
+  class gets the same homework, a team the same templates), so none of them counts; an
+  operator's proxy pool spreads over many networks. The price: a small operator working
+  from one office line looks like a class and is not reported;
 * a ring whose members mostly declare one organisation (``org_id``) is that organisation:
   its shared infrastructure, billing and prompts are explained, and it is not reported;
 * members are kept only if most of their graph weight lies inside the ring
@@ -107,20 +110,47 @@ def _lifts(
     b: np.ndarray,
     signatures: dict[str, np.ndarray],
     nulls: dict[str, ViewNull],
-) -> tuple[dict[str, float], dict[str, float]]:
+) -> tuple[dict[str, float], dict[str, float], dict[str, float]]:
+    """Per view: lift, mean similarity, and mean shared tokens of the pairs (a, b).
+
+    Shared tokens are estimated from the Jaccard estimate J and the set sizes:
+    |A n B| = J (|A| + |B|) / (1 + J).
+    """
     lift: dict[str, float] = {}
     mean: dict[str, float] = {}
+    shared: dict[str, float] = {}
     for view, sig in signatures.items():
-        sim = float(signature_similarity(sig, a, b).mean()) if a.size else 0.0
-        base = float(nulls[view].baseline(a, b).mean()) if a.size else 0.0
-        mean[view] = sim
-        lift[view] = sim / max(base, MIN_NULL_MEAN)
-    return lift, mean
+        if not a.size:
+            lift[view] = mean[view] = shared[view] = 0.0
+            continue
+        sim = signature_similarity(sig, a, b)
+        base = float(nulls[view].baseline(a, b).mean())
+        sizes = nulls[view].sizes
+        mean[view] = float(sim.mean())
+        lift[view] = mean[view] / max(base, MIN_NULL_MEAN)
+        shared[view] = float((sim / (1.0 + sim) * (sizes[a] + sizes[b])).mean())
+    return lift, mean, shared
 
 
-def _supporting(lift: dict[str, float], mean: dict[str, float], params: ClusterParams) -> list[str]:
+def _supporting(
+    lift: dict[str, float],
+    mean: dict[str, float],
+    shared: dict[str, float],
+    params: ClusterParams,
+) -> list[str]:
+    """Views where member pairs are ``view_lift`` times as alike as chance, on real evidence.
+
+    Besides the lift, a view needs a mean similarity of ``min_view_similarity`` and member
+    pairs that share ``min_shared_tokens`` tokens on average: accounts with a handful of
+    requests reach a high Jaccard (and lift) by sharing one busy hour or one network-day,
+    which is no evidence of coordination.
+    """
     return sorted(
-        v for v in lift if lift[v] >= params.view_lift and mean[v] >= params.min_view_similarity
+        v
+        for v in lift
+        if lift[v] >= params.view_lift
+        and mean[v] >= params.min_view_similarity
+        and shared[v] >= params.min_shared_tokens
     )
 
 
@@ -155,6 +185,7 @@ class Traffic:
     """What a community's own requests say: prompt diversity and network concentration."""
 
     distinct_prompt_share: float | None  # distinct prompts / prompted requests
+    prompts_per_member: float | None  # distinct prompts / members with prompts
     site_share: float | None  # requests from the community's top SITE_NETWORKS /24s
 
 
@@ -183,7 +214,10 @@ def community_traffic(rows: pl.DataFrame, assignment: pl.DataFrame) -> dict[int,
     prompts = (
         ev.filter("_has")
         .group_by("community")
-        .agg((pl.col("_ph").n_unique() / pl.len()).alias("share"))
+        .agg(
+            (pl.col("_ph").n_unique() / pl.len()).alias("share"),
+            (pl.col("_ph").n_unique() / pl.col("account").n_unique()).alias("per_member"),
+        )
     )
     nets = (
         ev.filter("_has_net")
@@ -193,10 +227,10 @@ def community_traffic(rows: pl.DataFrame, assignment: pl.DataFrame) -> dict[int,
         .group_by("community", maintain_order=True)
         .agg((pl.col("len").head(SITE_NETWORKS).sum() / pl.col("len").sum()).alias("site"))
     )
-    distinct = dict(prompts.iter_rows())
+    distinct = {c: (share, per) for c, share, per in prompts.iter_rows()}
     site = dict(nets.iter_rows())
     return {
-        int(c): Traffic(distinct.get(c), site.get(c))
+        int(c): Traffic(*distinct.get(c, (None, None)), site.get(c))
         for c in assignment["community"].unique().to_list()
     }
 
@@ -207,11 +241,16 @@ def score_communities(
     signatures: dict[str, np.ndarray],
     nulls: dict[str, ViewNull],
     org_of: np.ndarray | None,
-    traffic: dict[int, Traffic],
+    traffic_rows: pl.DataFrame,
     params: ClusterParams,
     carved: bool = False,
 ) -> tuple[list[RingScore], pl.DataFrame]:
     """Scores for every community, and (account, community, affinity) of kept members.
+
+    ``traffic_rows`` is `traffic_frame`'s output; prompt diversity and site share are
+    measured on the members that pass the member tests, not on every account the
+    partition put in the community (a few ordinary hangers-on must not decide whether a
+    group keeps asking new things).
 
     ``carved=True`` for communities carved out of a larger one at a finer resolution:
     picking the most alike subset of a crowd selects for similarity, so such a subset must
@@ -223,34 +262,54 @@ def score_communities(
     affinity = member_affinity(graph, assignment)
     kept = affinity.filter(pl.col("affinity") >= params.min_member_affinity)
     scores: list[RingScore] = []
+    measured = []
     for (community,), part in sorted(kept.partition_by("community", as_dict=True).items()):
         members = np.sort(part["account"].to_numpy())
         if members.size < params.min_ring_size:
             continue
-        lift, mean = _lifts(
+        lift, mean, shared = _lifts(
             *_sample_pairs(members, params.ring_pairs_sampled, rng), signatures, nulls
         )
         members = _members_sharing(
-            members, _supporting(lift, mean, params), signatures, nulls, rng, params
+            members, _supporting(lift, mean, shared, params), signatures, nulls, rng, params
         )
         if members.size < params.min_ring_size:
             continue
-        lift, mean = _lifts(
+        lift, mean, shared = _lifts(
             *_sample_pairs(members, params.ring_pairs_sampled, rng), signatures, nulls
         )
-        views = _supporting(lift, mean, params)
-        seen = traffic.get(int(community), Traffic(None, None))
+        measured.append((int(community), members, lift, mean, shared))
+    traffic = (
+        community_traffic(
+            traffic_rows,
+            pl.DataFrame(
+                {
+                    "account": np.concatenate([m[1] for m in measured]).astype(np.uint32),
+                    "community": np.repeat(
+                        [m[0] for m in measured], [m[1].size for m in measured]
+                    ).astype(np.uint32),
+                }
+            ),
+        )
+        if measured
+        else {}
+    )
+    for community, members, lift, mean, shared in measured:
+        views = _supporting(lift, mean, shared, params)
+        seen = traffic.get(community, Traffic(None, None, None))
         distinct = seen.distinct_prompt_share
         reasons = []
         if (
             "prompt" in views
-            and distinct is not None
-            and distinct < params.min_distinct_prompt_share
+            and seen.prompts_per_member is not None
+            and seen.prompts_per_member < params.min_prompts_per_member
         ):
             views.remove("prompt")
             reasons.append("prompts repeat a fixed set (not harvesting)")
         if seen.site_share is not None and seen.site_share >= params.site_share:
-            site_views = [v for v in views if v in ("infra", "timing")]
+            # People in one room also work on the same material (a class's homework, a
+            # team's templates): at one site, shared prompts are explained too.
+            site_views = [v for v in views if v in ("infra", "timing", "prompt")]
             views = [v for v in views if v not in site_views]
             if site_views:
                 reasons.append(
@@ -301,22 +360,22 @@ def score_communities(
     return scores, kept
 
 
-def _mean_similarity(
+def _view_similarity(
     views: list[str],
     signatures: dict[str, np.ndarray],
     left: np.ndarray,
     right: np.ndarray,
     rng: np.random.Generator,
-    k: int = 300,
-) -> float:
-    """Mean over views of the mean similarity of random pairs (one from each side)."""
+    k: int = 2000,
+) -> np.ndarray:
+    """Per view, the mean similarity of random pairs (one from each side), as an array."""
     a = left[rng.integers(0, left.size, k)]
     b = right[rng.integers(0, right.size, k)]
     keep = a != b
     if not keep.any():
-        return 0.0
-    return float(
-        np.mean([signature_similarity(signatures[v], a[keep], b[keep]).mean() for v in views])
+        return np.zeros(len(views))
+    return np.array(
+        [float(signature_similarity(signatures[v], a[keep], b[keep]).mean()) for v in views]
     )
 
 
@@ -329,26 +388,32 @@ def operator_groups(
     """Regroup a finer partition of a reported ring into distinct operators.
 
     Halves of one ring are as alike across as within; two operators merged into one
-    community are much less alike across than within (two proxy pools, two curricula).
-    Fragments are taken largest first; each joins the group it is most alike to unless
-    mean similarity across (over the ring's supporting views) is below ``split_ratio``
-    times the group's similarity within, in which case it starts a new group.
+    community are much less alike across than within in at least one view (two proxy
+    pools, even when their curricula are alike). Each supporting view is measured in its
+    own units: for a fragment f and a group G, ratio_v = s_v(f, G) / s_v(G, G), the mean
+    similarity of pairs across over pairs within, and the fragment's affinity to G is the
+    mean of ratio_v over the ring's supporting views (a raw mean of similarities would let
+    the view with the largest numbers, usually prompts, outvote a proxy pool that the two
+    operators do not share). Fragments are taken largest first; each joins the group of
+    highest affinity unless that affinity is below ``split_ratio``, in which case it starts
+    a new group. Fragments under ``min_ring_size`` always join a group (too few pairs to
+    judge).
     """
     rng = np.random.default_rng(params.seed)
-    views = ring.views
+    views = sorted(v for v, x in ring.lift.items() if x >= params.view_lift) or ring.views
     groups: list[np.ndarray] = []
-    within: list[float] = []
+    within: list[np.ndarray] = []
     for frag in sorted(fragments, key=lambda f: -f.size):
         best, best_ratio = -1, 0.0
         for g, members in enumerate(groups):
-            across = _mean_similarity(views, signatures, frag, members, rng)
-            ratio = across / max(within[g], 1e-9)
+            across = _view_similarity(views, signatures, frag, members, rng)
+            ratio = float(np.min(across / np.maximum(within[g], 1e-9)))
             if ratio > best_ratio:
                 best, best_ratio = g, ratio
         if best >= 0 and (best_ratio >= params.split_ratio or frag.size < params.min_ring_size):
             groups[best] = np.concatenate([groups[best], frag])
-            within[best] = _mean_similarity(views, signatures, groups[best], groups[best], rng)
+            within[best] = _view_similarity(views, signatures, groups[best], groups[best], rng)
         else:
             groups.append(frag)
-            within.append(_mean_similarity(views, signatures, frag, frag, rng))
+            within.append(_view_similarity(views, signatures, frag, frag, rng))
     return groups
