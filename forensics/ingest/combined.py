@@ -38,6 +38,7 @@ import pyarrow as pa
 from forensics.errors import ForensicsError
 from forensics.ingest.base import RAW_TEXT_LIMIT, Batch, ReaderOptions, Reject
 from forensics.ingest.jsonl import TextBatch
+from forensics.ingest.lines import line_starts
 from forensics.schema import UTC_TS
 
 # A line longer than this is not a web-server log line; it is rejected (and not buffered).
@@ -135,7 +136,7 @@ def _split_block(data: bytes, end: int, first_line: int, max_line_bytes: int) ->
     """
     view = memoryview(data)[:end]
     arr = np.frombuffer(view, dtype=np.uint8)
-    offsets = np.concatenate([[0], np.flatnonzero(arr == 10) + 1]).astype(np.int64)
+    offsets = np.append(line_starts(view), end)  # reuses a scratch mask: no 32 MB temporary
     n_lines = len(offsets) - 1
     binary = pa.Array.from_buffers(
         pa.large_binary(), n_lines, [None, pa.py_buffer(offsets), pa.py_buffer(view)]
@@ -182,13 +183,15 @@ def iter_line_blocks(
     A line longer than ``max_line_bytes`` is rejected as ``line_too_long`` (its first
     bytes kept as raw text) and skipped without being held in memory.
     """
-    pending = b""
+    pending: bytes | bytearray = b""
     next_line = 1
     skipping: bytes | None = None  # head of an over-long line being skipped
     while True:
-        block = stream.read(block_bytes)
-        eof = not block
-        if skipping is not None:
+        if skipping is None:
+            data, eof = _read_after(pending, stream, block_bytes)
+        else:
+            block = stream.read(block_bytes)
+            eof = not block
             cut = block.find(b"\n")
             if cut < 0 and not eof:
                 continue
@@ -199,8 +202,7 @@ def iter_line_blocks(
             )
             next_line += 1
             skipping = None
-            block = block[cut + 1 :] if cut >= 0 else b""
-        data = pending + block
+            data = block[cut + 1 :] if cut >= 0 else b""
         if eof and data and not data.endswith(b"\n"):
             data += b"\n"
         cut = data.rfind(b"\n") + 1
@@ -208,11 +210,37 @@ def iter_line_blocks(
             lines = _split_block(data, cut, next_line, max_line_bytes)
             next_line += len(lines.line_numbers) + len(lines.rejects)
             yield lines
-        pending = data[cut:]
+        pending = bytes(data[cut:])
         if len(pending) > max_line_bytes:
             skipping, pending = pending[:RAW_TEXT_LIMIT], b""
         if eof:
             return
+
+
+def _read_after(
+    pending: bytes | bytearray, stream: BinaryIO, size: int
+) -> tuple[bytes | bytearray, bool]:
+    """``pending`` followed by up to ``size`` more bytes of the stream, and whether it ended.
+
+    The bytes are read straight behind ``pending`` into one buffer (one copy of the input,
+    not two): the block is the biggest allocation of the reader.
+    """
+    readinto = getattr(stream, "readinto", None)
+    if readinto is None:
+        more = stream.read(size)
+        return pending + more, not more
+    start = len(pending)
+    buf = bytearray(start + size)
+    buf[:start] = pending
+    got = 0
+    with memoryview(buf) as view:
+        while got < size:
+            n = readinto(view[start + got :])
+            if not n:
+                break
+            got += n
+    del buf[start + got :]
+    return buf, got == 0
 
 
 def _validate_extra_fields(names: tuple[str, ...]) -> None:
