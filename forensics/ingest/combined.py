@@ -27,9 +27,11 @@ Choices a responder relies on (see docs/formats-weblogs-otel.md):
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import BinaryIO, TypeVar
 
 import numpy as np
 import polars as pl
@@ -44,6 +46,10 @@ from forensics.schema import UTC_TS
 # A line longer than this is not a web-server log line; it is rejected (and not buffered).
 MAX_LINE_BYTES = 64 * 1024
 BLOCK_BYTES = 32 * 1024 * 1024
+# Batches parsed at the same time (threads): 2 cores, and memory for two blocks in flight.
+PARSE_WORKERS = 2
+T = TypeVar("T")
+U = TypeVar("U")
 
 _TIME_WITH_OFFSET = "%d/%b/%Y:%H:%M:%S %z"
 _TIME_WITHOUT_OFFSET = "%d/%b/%Y:%H:%M:%S"
@@ -549,6 +555,29 @@ def parse_lines(
     return out.select("source_line", *fields, *extra, "trailing"), rejects
 
 
+def ordered_map(fn: Callable[[T], U], items: Iterator[T], workers: int) -> Iterator[U]:
+    """``map(fn, items)`` with up to ``workers`` calls running at once in threads, results
+    in order. Polars releases the GIL while it computes, so on two cores two blocks are
+    parsed at the same time; at most ``workers`` results are held ahead of the consumer.
+    """
+    if workers <= 1:
+        yield from map(fn, items)
+        return
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="forensics-parse")
+    pending: deque[Future[U]] = deque()
+    try:
+        for item in items:
+            pending.append(pool.submit(fn, item))
+            if len(pending) >= workers:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+    finally:
+        for future in pending:
+            future.cancel()
+        pool.shutdown(wait=True)
+
+
 def _sniff_lines(head: bytes) -> list[str]:
     text = head.decode("utf-8", errors="replace")
     lines = text.splitlines()
@@ -567,18 +596,26 @@ class CombinedLogReader:
         return bool(lines) and all(_SNIFF_COMBINED.match(line) for line in lines[:3])
 
     def read(self, stream: BinaryIO, options: ReaderOptions) -> Iterator[Batch]:
+        """Batches in line order; ``PARSE_WORKERS`` batches are parsed at the same time."""
         _validate_extra_fields(options.extra_fields)
-        for block in iter_line_blocks(stream):
-            step = max(1, options.batch_lines)
-            for start in range(0, max(len(block.lines), 1), step):
-                frame, rejects = parse_lines(
-                    block.lines.slice(start, step), block.line_numbers.slice(start, step), options
-                )
-                if start == 0:
-                    rejects = block.rejects + rejects
-                if frame.height or rejects:
-                    # Lines with a NUL byte were rejected whole: the text holds none.
-                    yield TextBatch(frame, rejects, nul_free=True)
+        step = max(1, options.batch_lines)
+
+        def pieces() -> Iterator[tuple[pl.Series, pl.Series, list[Reject]]]:
+            for block in iter_line_blocks(stream, block_bytes=BLOCK_BYTES):
+                for start in range(0, max(len(block.lines), 1), step):
+                    lines = block.lines.slice(start, step)
+                    numbers = block.line_numbers.slice(start, step)
+                    yield lines, numbers, block.rejects if start == 0 else []
+
+        def parse(piece: tuple[pl.Series, pl.Series, list[Reject]]) -> TextBatch:
+            lines, numbers, block_rejects = piece
+            frame, rejects = parse_lines(lines, numbers, options)
+            # Lines with a NUL byte were rejected whole: the text holds none.
+            return TextBatch(frame, block_rejects + rejects, nul_free=True)
+
+        for batch in ordered_map(parse, pieces(), PARSE_WORKERS):
+            if batch.frame.height or batch.rejects:
+                yield batch
 
 
 class CommonLogReader(CombinedLogReader):

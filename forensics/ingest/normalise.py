@@ -18,6 +18,7 @@ import datetime as dt
 import ipaddress
 from dataclasses import dataclass, field
 
+import numpy as np
 import polars as pl
 import polars_hash as plh
 
@@ -611,17 +612,26 @@ def add_content_ids(events: pl.DataFrame, counter: OccurrenceCounter | None) -> 
     """
     missing = events["request_id"].is_null()
     todo = events if missing.all() else events.filter(missing)
-    text = todo.select(pl.concat_str(_content_parts(todo), separator="").alias("c"))
+    # The text is built with k = 1 (nearly every row); the key for counting is its hash
+    # (the same suffix on every row changes nothing), and only rows with k > 1 are rebuilt.
+    first = [*_content_parts(todo), pl.lit(_UNIT + "1")]
+    text = todo.select(pl.concat_str(first, separator="").alias("c"))
     key = text.select(plh.col("c").nchash.xxh3_64()).to_series().to_numpy()
     if counter is None:
         counter = OccurrenceCounter()
-    occ = pl.Series("k", counter.occurrence(key)).cast(pl.String)
-    ids = (
-        text.with_columns(occ)
-        .select(pl.concat_str(pl.col("c"), pl.lit(_UNIT), pl.col("k")).alias("c"))
-        .select(pl.concat_str(pl.lit("h:"), plh.col("c").chash.blake3().str.slice(0, 32)))
-        .to_series()
-    )
+    occurrence = counter.occurrence(key)
+    repeats = np.flatnonzero(occurrence > 1)
+    if repeats.size:
+        again = text[repeats].select(
+            pl.concat_str(
+                pl.col("c").str.head(-1),
+                pl.Series(occurrence[repeats]).cast(pl.String),
+            )
+        )
+        text = text.with_columns(text["c"].scatter(repeats, again.to_series()))
+    ids = text.select(
+        pl.concat_str(pl.lit("h:"), plh.col("c").chash.blake3().str.slice(0, 32))
+    ).to_series()
     if ids.len() == events.height:
         return events.with_columns(ids.alias("request_id"))
     filled = events["request_id"].scatter(missing.arg_true(), ids)

@@ -19,6 +19,7 @@ import queue
 import threading
 import time
 import zoneinfo
+from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
@@ -126,11 +127,13 @@ class _EventWriter:
 
     A day's buffer is written when it holds ``DAY_ROWS`` events (time-ordered logs give
     files of that size), and every buffer when all of them hold ``FLUSH_ROWS`` (the
-    memory bound). Writing happens in a background thread, at most one write at a time,
-    so that compressing Parquet overlaps with parsing the next batches.
+    memory bound), and, for a batch in time order, the days before its last day. Writing
+    happens in a background thread (at most ``IN_FLIGHT`` jobs handed over), so that
+    compressing Parquet overlaps with parsing the next batches.
     """
 
     DAY_ROWS = 250_000
+    IN_FLIGHT = 2  # writes handed to the writer thread and not yet done
 
     def __init__(self, txn: Transaction) -> None:
         self.txn = txn
@@ -139,20 +142,27 @@ class _EventWriter:
         self.buffered = 0
         self.parts = 0
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="forensics-write")
-        self._pending: Future[None] | None = None
+        self._pending: deque[Future[None]] = deque()
 
     def add(self, events: pl.DataFrame) -> None:
         if events.height == 0:
             return
-        for day, part in _split_by_day(events):
+        parts, in_order = _split_by_day(events)
+        for day, part in parts:
             self.buffers.setdefault(day, []).append(part)
             self.rows[day] = self.rows.get(day, 0) + part.height
         self.buffered += events.height
-        full = [d for d, n in self.rows.items() if n >= self.DAY_ROWS]
+        full = {d for d, n in self.rows.items() if n >= self.DAY_ROWS}
+        if in_order:
+            # A time-ordered batch: the days before its last one are most likely complete.
+            # Writing them now keeps the writer busy and leaves little to write at the end
+            # (a straggler for such a day later just goes into another part file).
+            last = parts[-1][0]
+            full |= {d for d in self.rows if d < last}
         if self.buffered >= FLUSH_ROWS:
             self.flush()
         elif full:
-            self.flush(full)
+            self.flush(list(full))
 
     def flush(self, days: list[dt.date] | None = None) -> None:
         """Hand the buffers of ``days`` (default: all) to the writer thread."""
@@ -165,14 +175,14 @@ class _EventWriter:
             self.parts += 1
         if not jobs:
             return
-        self.wait()  # one write in flight at most: bounded memory
-        self._pending = self._pool.submit(_write_parts, jobs)
+        while len(self._pending) >= self.IN_FLIGHT:  # bounded memory
+            self._pending.popleft().result()
+        self._pending.append(self._pool.submit(_write_parts, jobs))
 
     def wait(self) -> None:
-        """Wait for the write in flight (and raise its error, if any)."""
-        if self._pending is not None:
-            pending, self._pending = self._pending, None
-            pending.result()
+        """Wait for the writes in flight (and raise the first error, if any)."""
+        while self._pending:
+            self._pending.popleft().result()
 
     def close(self) -> None:
         """Write what is left and wait for it."""
@@ -188,9 +198,12 @@ class _EventWriter:
         self._pool.shutdown()
 
 
-def _split_by_day(events: pl.DataFrame) -> list[tuple[dt.date, pl.DataFrame]]:
-    """The events of each UTC day. Logs are written in time order, so a batch is usually
-    a run of days: then each day is a zero-copy slice; otherwise rows are grouped."""
+def _split_by_day(events: pl.DataFrame) -> tuple[list[tuple[dt.date, pl.DataFrame]], bool]:
+    """The events of each UTC day, and whether the batch was in time order.
+
+    Logs are written in time order, so a batch is usually a run of days: then each day is
+    a zero-copy slice; otherwise rows are grouped.
+    """
     days = events["ts"].dt.date()
     if days.is_sorted():
         runs = days.rle().struct.unnest()
@@ -198,10 +211,10 @@ def _split_by_day(events: pl.DataFrame) -> list[tuple[dt.date, pl.DataFrame]]:
         for n, day in runs.iter_rows():
             out.append((day, events.slice(start, n)))
             start += n
-        return out
+        return out, True
     keyed = events.with_columns(days.alias("__day"))
     groups = keyed.partition_by("__day", as_dict=True, include_key=False)
-    return [(day, part) for (day,), part in groups.items()]  # type: ignore[misc]
+    return [(day, part) for (day,), part in groups.items()], False  # type: ignore[misc]
 
 
 def _write_parts(jobs: list[tuple[list[pl.DataFrame], Path]]) -> None:
