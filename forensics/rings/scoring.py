@@ -49,6 +49,11 @@ from forensics.rings.signatures import signature_similarity
 from forensics.rings.views import subnet24
 
 SINGLE_VIEW_OK: tuple[str, ...] = ("prompt",)
+# Standard errors by which pairs across two fragments must fall short of pairs within for a
+# view to say they are two operators (operator_groups).
+SPLIT_Z = 3.0
+# Views that do not tell operators apart when others are available (operator_groups).
+OPERATOR_NEUTRAL: tuple[str, ...] = ("timing", "behaviour")
 # A floor under a view's random-pair mean similarity, so that a view where random pairs
 # share nothing at all does not turn any sharing into an infinite lift.
 MIN_NULL_MEAN = 1e-3
@@ -367,16 +372,17 @@ def _view_similarity(
     right: np.ndarray,
     rng: np.random.Generator,
     k: int = 2000,
-) -> np.ndarray:
-    """Per view, the mean similarity of random pairs (one from each side), as an array."""
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per view, the mean similarity of random pairs (one from each side) and its standard error."""
     a = left[rng.integers(0, left.size, k)]
     b = right[rng.integers(0, right.size, k)]
     keep = a != b
-    if not keep.any():
-        return np.zeros(len(views))
-    return np.array(
-        [float(signature_similarity(signatures[v], a[keep], b[keep]).mean()) for v in views]
-    )
+    if keep.sum() < 2:
+        return np.zeros(len(views)), np.zeros(len(views))
+    sims = [signature_similarity(signatures[v], a[keep], b[keep]) for v in views]
+    mean = np.array([float(x.mean()) for x in sims])
+    se = np.array([float(x.std(ddof=1)) / np.sqrt(x.size) for x in sims])
+    return mean, se
 
 
 def operator_groups(
@@ -385,31 +391,43 @@ def operator_groups(
     signatures: dict[str, np.ndarray],
     params: ClusterParams,
 ) -> list[np.ndarray]:
-    """Regroup a finer partition of a reported ring into distinct operators.
+    """Regroup a finer partition of a community into distinct operators.
 
     Halves of one ring are as alike across as within; two operators merged into one
     community are much less alike across than within in at least one view (two proxy
-    pools, even when their curricula are alike). Each supporting view is measured in its
-    own units: for a fragment f and a group G, ratio_v = s_v(f, G) / s_v(G, G), the mean
-    similarity of pairs across over pairs within, and the fragment's affinity to G is the
-    mean of ratio_v over the ring's supporting views (a raw mean of similarities would let
-    the view with the largest numbers, usually prompts, outvote a proxy pool that the two
-    operators do not share). Fragments are taken largest first; each joins the group of
-    highest affinity unless that affinity is below ``split_ratio``, in which case it starts
-    a new group. Fragments under ``min_ring_size`` always join a group (too few pairs to
-    judge).
+    pools, even when their curricula are alike). Each view where the community's lift
+    reaches ``view_lift`` is measured in its own units: for a fragment f and a group G,
+    ratio_v = s_v(f, G) / s_v(G, G), the mean similarity of 2,000 random pairs across over
+    pairs within, counted only when the gap exceeds SPLIT_Z standard errors (weak views
+    are noisy). The fragment's affinity to G is the smallest ratio_v: one view that the
+    two do not share is enough to call them two operators, and a raw mean of similarities
+    would let the view with the largest numbers (prompts) outvote a proxy pool. Timing is
+    left out when prompts or infrastructure are there: one operator may run several
+    schedules, while two operators rarely share both a curriculum and a proxy pool. Fragments
+    are taken largest first; each joins the group of highest affinity unless that affinity
+    is below ``split_ratio``, in which case it starts a new group. Fragments under
+    ``min_ring_size`` always join a group (too few pairs to judge).
     """
     rng = np.random.default_rng(params.seed)
     views = sorted(v for v, x in ring.lift.items() if x >= params.view_lift) or ring.views
+    # What identifies an operator is its curriculum and its infrastructure; one operator
+    # can run several schedules (shifts, per-wave windows), so timing splits only a ring
+    # that nothing else describes.
+    views = [v for v in views if v not in OPERATOR_NEUTRAL] or views
     groups: list[np.ndarray] = []
-    within: list[np.ndarray] = []
+    within: list[tuple[np.ndarray, np.ndarray]] = []
     for frag in sorted(fragments, key=lambda f: -f.size):
         best, best_ratio = -1, 0.0
         for g, members in enumerate(groups):
-            across = _view_similarity(views, signatures, frag, members, rng)
-            ratio = float(np.min(across / np.maximum(within[g], 1e-9)))
-            if ratio > best_ratio:
-                best, best_ratio = g, ratio
+            across, se_across = _view_similarity(views, signatures, frag, members, rng)
+            inside, se_inside = within[g]
+            ratio = across / np.maximum(inside, 1e-9)
+            # A view separates the two only when the gap is beyond sampling noise.
+            noise = SPLIT_Z * np.sqrt(se_across**2 + se_inside**2)
+            ratio = np.where(inside - across > noise, ratio, 1.0)
+            affinity = float(ratio.min()) if ratio.size else 1.0
+            if affinity > best_ratio:
+                best, best_ratio = g, affinity
         if best >= 0 and (best_ratio >= params.split_ratio or frag.size < params.min_ring_size):
             groups[best] = np.concatenate([groups[best], frag])
             within[best] = _view_similarity(views, signatures, groups[best], groups[best], rng)
