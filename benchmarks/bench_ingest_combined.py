@@ -2,7 +2,7 @@
 
 Makes (once, cached) a realistic 1M-line nginx combined log: IPv4, IPv6 and host-name
 clients, browser / SDK / bot user agents, API and static paths, query strings, escaped
-quotes, several time zones. Then times, several repetitions each:
+quotes, several time zones. Then times, several repetitions each (alternating):
 
 * ``forensics ingest FILE --store TMP --format combined --map account_id=src_ip --quiet``
   (the whole pipeline as a user runs it: parse, normalise, validate, dedup, write Parquet),
@@ -236,17 +236,23 @@ def main() -> None:
     goaccess_name = "goaccess --log-format=COMBINED -o json"
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        reader = [time_reader(log) for _ in range(args.reps)]
+        # Alternate the contenders within each repetition, so a change of load on a shared
+        # machine falls on all of them alike.
+        has_ingest, has_goaccess = has_ingest_command(), shutil.which("goaccess") is not None
+        reader, ingest, goaccess = [], [], []
+        for _ in range(args.reps):
+            reader.append(time_reader(log))
+            if has_ingest:
+                ingest.append(time_ingest(log, work))
+            if has_goaccess:
+                goaccess.append(time_goaccess(log, work))
         assert all(rows == args.lines for _, rows in reader), "reader lost lines"
         results["forensics combined reader (parse only)"] = [t for t, _ in reader]
-        if has_ingest_command():
-            results["forensics ingest (CLI, full pipeline)"] = [
-                time_ingest(log, work) for _ in range(args.reps)
-            ]
+        if has_ingest:
+            results["forensics ingest (CLI, full pipeline)"] = ingest
         else:
             print("forensics ingest command not available: timing the reader only")
-        if shutil.which("goaccess"):
-            goaccess = [time_goaccess(log, work) for _ in range(args.reps)]
+        if has_goaccess:
             valid = goaccess[0][1]
             if valid != args.lines:
                 print(
@@ -273,6 +279,7 @@ def main() -> None:
             f"{name:42} {wall:7.2f} {args.lines / wall:10,.0f} {ratio_wall}"
             f" {cpu:7.2f} {args.lines / cpu:11,.0f} {ratio_cpu}"
         )
+    print(f"load average at the end of the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
 
 
 if __name__ == "__main__":
