@@ -45,7 +45,7 @@ from forensics.schema import UTC_TS
 
 # A line longer than this is not a web-server log line; it is rejected (and not buffered).
 MAX_LINE_BYTES = 64 * 1024
-BLOCK_BYTES = 32 * 1024 * 1024
+BLOCK_BYTES = 16 * 1024 * 1024
 # Batches parsed at the same time (threads): 2 cores, and memory for two blocks in flight.
 PARSE_WORKERS = 2
 T = TypeVar("T")

@@ -127,7 +127,8 @@ class _EventWriter:
 
     A day's buffer is written when it holds ``DAY_ROWS`` events (time-ordered logs give
     files of that size), and every buffer when all of them hold ``FLUSH_ROWS`` (the
-    memory bound), and, for a batch in time order, the days before its last day. Writing
+    memory bound), and the days before the first day of a new batch (before its last day
+    if the batch is in time order): they are most likely complete. Writing
     happens in a background thread (at most ``IN_FLIGHT`` jobs handed over), so that
     compressing Parquet overlaps with parsing the next batches.
     """
@@ -153,12 +154,12 @@ class _EventWriter:
             self.rows[day] = self.rows.get(day, 0) + part.height
         self.buffered += events.height
         full = {d for d, n in self.rows.items() if n >= self.DAY_ROWS}
-        if in_order:
-            # A time-ordered batch: the days before its last one are most likely complete.
-            # Writing them now keeps the writer busy and leaves little to write at the end
-            # (a straggler for such a day later just goes into another part file).
-            last = parts[-1][0]
-            full |= {d for d in self.rows if d < last}
+        # Logs are (nearly) in time order: the days before this batch's first day, or before
+        # its last day when the batch is in order, are most likely complete. Writing them now
+        # keeps the writer busy and leaves little to write at the end (a straggler for such
+        # a day later just goes into another part file).
+        done_before = parts[-1][0] if in_order else min(day for day, _ in parts)
+        full |= {d for d in self.rows if d < done_before}
         if self.buffered >= FLUSH_ROWS:
             self.flush()
         elif full:
