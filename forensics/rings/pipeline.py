@@ -24,6 +24,7 @@ from forensics.rings.communities import communities
 from forensics.rings.evidence import RingFacts, build_rings_table
 from forensics.rings.graph import ViewNull, combine, view_edges, view_null
 from forensics.rings.params import ALL_VIEWS, DEFAULT_VIEWS, ClusterParams
+from forensics.rings.prompt_sample import prompt_sample
 from forensics.rings.scoring import (
     RingScore,
     operator_groups,
@@ -99,7 +100,9 @@ def find_rings(
     view_stats: dict[str, dict[str, int]] = {}
     pairs: list[pl.DataFrame] = []
     for view in used:
-        vt = build_view(view, events, accounts, params)
+        # the prompt view reads only the prompts it samples (bounded memory at any scale)
+        source = prompt_sample(events, params) if view == "prompt" else events
+        vt = build_view(view, source, accounts, params)
         rows = vt.tokens.join(index, on="account_id")
         sig = bulk_minhash(rows["idx"].to_numpy(), rows["token"].to_numpy(), n, perms, threads=2)
         clock.lap(f"view_{view}", f"view {view}: {vt.accounts} accounts, {vt.tokens_kept} tokens")

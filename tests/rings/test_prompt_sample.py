@@ -1,0 +1,47 @@
+"""The prompt view built from prompt_sample's rows is the prompt view built from all events."""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+
+from forensics.rings.params import ClusterParams
+from forensics.rings.prompt_sample import prompt_sample
+from forensics.rings.views import build_view
+
+
+def _events() -> pl.LazyFrame:
+    rng = np.random.default_rng(5)
+    words = "alpha beta gamma delta river stone cloud paper light ocean forest tiger".split()
+    rows = []
+    for account in range(12):
+        # 0..80 prompts: some accounts under the per-account sample size, most above it;
+        # repeated prompts, nulls and one-word prompts included
+        for _ in range(int(rng.integers(0, 80))):
+            prompt = " ".join(rng.choice(words, int(rng.integers(1, 9))))
+            rows.append({"account_id": f"acct-{account:02d}", "prompt": prompt})
+            if rng.random() < 0.3:
+                rows.append({"account_id": f"acct-{account:02d}", "prompt": prompt})
+            if rng.random() < 0.1:
+                rows.append({"account_id": f"acct-{account:02d}", "prompt": None})
+    rows.append({"account_id": None, "prompt": "no account here at all"})
+    return pl.DataFrame(rows, schema={"account_id": pl.String, "prompt": pl.String}).lazy()
+
+
+def test_prompt_view_from_the_sample_equals_the_view_from_all_events():
+    params = ClusterParams(prompts_per_account=8, min_account_tokens=1)
+    events = _events()
+    full = build_view("prompt", events, None, params)
+    sampled = build_view("prompt", prompt_sample(events, params), None, params)
+    assert full.tokens.sort("account_id", "token").equals(
+        sampled.tokens.sort("account_id", "token")
+    )
+    assert (full.accounts, full.tokens_kept) == (sampled.accounts, sampled.tokens_kept)
+
+
+def test_sample_keeps_at_most_the_sample_size_of_distinct_prompts_per_account():
+    params = ClusterParams(prompts_per_account=8)
+    sample = prompt_sample(_events(), params).collect()
+    per_account = sample.group_by("account_id").agg(pl.col("prompt").n_unique().alias("n"))
+    assert per_account["n"].max() <= 8
+    assert sample.height == sample.unique().height
