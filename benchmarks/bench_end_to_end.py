@@ -136,7 +136,7 @@ def main() -> None:
         )
     print("cluster stages (seconds, from its stderr):")
     for line in (args.work / "cluster.log").read_text(errors="replace").splitlines():
-        if re.search(r"\(\d+(\.\d+)?s\)$", line):
+        if re.search(r"\(\d+(\.\d+)?s(, [\d.]+ cpu-s)?\)$", line):
             print(f"  {line.removeprefix('cluster: ')}")
     met = total["wall_s"] <= 600 and total["peak_rss_gb"] <= 8
     print(f"target: wall <= 600 s, peak RSS <= 8 GB -> {'met' if met else 'NOT met'}")

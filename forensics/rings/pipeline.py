@@ -49,17 +49,22 @@ class ClusterResult:
 
 
 class _Clock:
+    """Wall and CPU seconds (all threads) of each stage: ``{name}_s``, ``{name}_cpu_s``."""
+
     def __init__(self, quiet: bool) -> None:
         self.timings: dict[str, float] = {}
         self.quiet = quiet
         self._t = time.perf_counter()
+        self._cpu = time.process_time()
 
     def lap(self, name: str, message: str = "") -> None:
-        now = time.perf_counter()
+        now, cpu = time.perf_counter(), time.process_time()
         self.timings[f"{name}_s"] = round(now - self._t, 3)
-        self._t = now
+        self.timings[f"{name}_cpu_s"] = round(cpu - self._cpu, 3)
+        self._t, self._cpu = now, cpu
         if message and not self.quiet:
-            stderr.print(f"cluster: {message} ({self.timings[f'{name}_s']:.1f}s)")
+            wall, used = self.timings[f"{name}_s"], self.timings[f"{name}_cpu_s"]
+            stderr.print(f"cluster: {message} ({wall:.1f}s, {used:.1f} cpu-s)")
 
 
 def parse_views(text: str | None) -> tuple[str, ...]:
