@@ -27,9 +27,10 @@ class RequestIdIndex:
 
     def __init__(self) -> None:
         self._runs: list[np.ndarray] = []
+        self._deferred: list[np.ndarray] = []  # hashes of one input's content ids, unsorted
 
     def __len__(self) -> int:
-        return sum(r.size for r in self._runs)
+        return sum(r.size for r in self._runs) + sum(d.size for d in self._deferred)
 
     @classmethod
     def from_event_files(cls, files: list[Path]) -> RequestIdIndex:
@@ -40,6 +41,13 @@ class RequestIdIndex:
             if ids.len():
                 index.add(np.unique(hash_ids(ids)))
         return index
+
+    def settle(self) -> None:
+        """Sort deferred content-id hashes into the index (call when an input ends)."""
+        if self._deferred:
+            hashes = np.unique(np.concatenate(self._deferred))
+            self._deferred = []
+            self.add(hashes)
 
     def contains(self, hashes: np.ndarray) -> np.ndarray:
         found = np.zeros(hashes.shape, dtype=bool)
@@ -62,9 +70,21 @@ class RequestIdIndex:
             merged.sort(kind="stable")
             self._runs[-1] = merged
 
-    def keep_new(self, ids: pl.Series) -> np.ndarray:
-        """Mask of ids seen neither before nor earlier in this batch; records the kept ones."""
+    def keep_new(self, ids: pl.Series, *, content_ids: bool = False) -> np.ndarray:
+        """Mask of ids seen neither before nor earlier in this batch; records the kept ones.
+
+        ``content_ids``: these are content ids of the input being read (see
+        ``normalise.add_content_ids``), which differ from each other by construction (same
+        content, other occurrence number). While the index holds nothing but such ids of
+        this input, they are all new: they are only recorded, and sorted into the index
+        when something needs it (another input, an id from the source). A single input
+        into an empty store never pays for that.
+        """
         hashes = hash_ids(ids)
+        if content_ids and not self._runs:
+            self._deferred.append(hashes)
+            return np.ones(hashes.size, dtype=bool)
+        self.settle()
         # Work on sorted hashes: binary searches of sorted keys are cache-friendly, and the
         # first of equal hashes (stable sort) is the first occurrence in the batch.
         order = np.argsort(hashes, kind="stable")

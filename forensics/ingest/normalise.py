@@ -85,6 +85,7 @@ class Normalised:
     rejects: pl.DataFrame  # source_line, reason, raw
     sources: dict[str, list[str]]  # canonical field -> source names present in this batch
     naive_times: bool  # some times carried no offset (read in --tz / UTC)
+    content_ids: bool = False  # every request id is a content id (none came from the source)
 
 
 def _lookup(schema: pl.Schema, name: str) -> str | None:
@@ -553,9 +554,11 @@ def normalise_batch(
         ]
     )
     collected = events.collect()
-    if collected["request_id"].null_count():
+    missing = collected["request_id"].null_count()
+    if missing:
         collected = add_content_ids(collected, occurrences)
-    return Normalised(collected, rejects, sources, naive)
+    content_only = collected.height > 0 and missing == collected.height
+    return Normalised(collected, rejects, sources, naive, content_ids=content_only)
 
 
 CONTENT_FIELDS = tuple(

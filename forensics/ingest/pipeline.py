@@ -448,6 +448,7 @@ def _ingest_one(
     progress: Callable[[int], None] | None,
 ) -> InputReport:
     started = time.perf_counter()
+    index.settle()  # the previous input's content ids, before this input's are compared
     report = InputReport(path=str(path), status="error")
     try:
         report.bytes = path.stat().st_size
@@ -528,7 +529,7 @@ def _ingest_one(
                     sources[k] += [s for s in v if s not in sources[k]]
                 events = norm.events
                 if events.height:
-                    keep = index.keep_new(events["request_id"])
+                    keep = index.keep_new(events["request_id"], content_ids=norm.content_ids)
                     kept = int(np.count_nonzero(keep))
                     report.rows_duplicate += events.height - kept
                     if kept < events.height:

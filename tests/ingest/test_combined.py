@@ -288,6 +288,31 @@ def test_file_whose_lines_are_inside_an_ingested_file_adds_nothing(write, run_in
     assert events().height == 5
 
 
+def test_overlapping_files_in_one_run_add_the_shared_lines_once(write, run_ingest, events):
+    big = write("all.log", OTHER + LINE * 3 + OTHER)
+    part = write("part.log", LINE * 2 + OTHER)
+    result = run_ingest(big, part, maps=["account_id=src_ip"])
+    assert [r.rows_ingested for r in result.inputs] == [5, 0]
+    assert result.inputs[1].rows_duplicate == 3
+    assert events().height == 5
+
+
+def test_source_request_id_equal_to_an_earlier_content_id_is_a_duplicate(
+    write, run_ingest, monkeypatch
+):
+    # One line per batch: the first gets a content id, the second carries that same id as
+    # its request id and is dropped as a duplicate, as any repeated request id is.
+    from forensics.ingest import combined
+
+    monkeypatch.setattr(combined, "BLOCK_BYTES", 64)
+    pinned = "h:ba0d14abaf237fcdd2b3e61fb5b200d9"  # LINE's content id (see the test below)
+    body = LINE + OTHER.rstrip("\n") + f' "{pinned}"\n'
+    result = run_ingest(
+        write("b.log", body), maps=["account_id=src_ip"], extra_fields=("request_id",)
+    )
+    assert (result.inputs[0].rows_ingested, result.inputs[0].rows_duplicate) == (1, 1)
+
+
 def test_content_ids_are_fixed_values_independent_of_the_polars_version(write, run_ingest, events):
     # A store written by an older version must de-duplicate against this one: the id is
     # BLAKE3 of the canonical content and occurrence number, so it is pinned here.
