@@ -83,6 +83,13 @@ class ClusterParams:
     # ... and when member pairs share at least this many of the view's tokens on average
     # (a Jaccard of 0.2 between two accounts of three requests is one shared hour).
     min_shared_tokens: float = 2.0
+    # A fleet-wide switch to a newly released model (scoring.switch_evidence) supports a
+    # ring when this share of member pairs switched in the same 24 hours (about 30% of
+    # the members together) at `switch_lift` times the population's rate: twice
+    # view_lift, because it is one value per account (one coincidence), not a set of
+    # tokens, and the population's rate includes the fleets themselves.
+    min_switch_share: float = 0.1
+    switch_lift: float = 8.0
     # The prompt view alone must be much stronger; other views never count alone.
     single_view_lift: float = 10.0
     # Prompts count only when the ring asks at least this many distinct prompts per member

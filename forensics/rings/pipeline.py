@@ -29,6 +29,7 @@ from forensics.rings.scoring import (
     RingScore,
     operator_groups,
     score_communities,
+    switch_evidence,
     traffic_frame,
 )
 from forensics.rings.signatures import bulk_minhash, permutations
@@ -147,7 +148,14 @@ def find_rings(
             .to_numpy()
         )
         org_of = orgs
-    scores, kept = _rings_at_resolutions(graph, n, index, events, signatures, nulls, org_of, params)
+    # Ring scoring also weighs a fleet-wide model switch (not a graph view; see
+    # scoring.switch_evidence), unless the behaviour view is in the graph already.
+    switch = None if "behaviour" in used else switch_evidence(events, index, params)
+    ring_sigs = signatures if switch is None else {**signatures, "behaviour": switch[0]}
+    ring_nulls = nulls if switch is None else {**nulls, "behaviour": switch[1]}
+    scores, kept = _rings_at_resolutions(
+        graph, n, index, events, ring_sigs, ring_nulls, org_of, params
+    )
     clock.lap("score", f"{len(scores)} communities scored")
     reported = sorted((s for s in scores if s.reported), key=lambda s: (-s.score, s.community))
     ring_of = {s.community: f"R{i + 1:03d}" for i, s in enumerate(reported)}
@@ -199,6 +207,7 @@ def find_rings(
         "accounts": n,
         "views_available": available,
         "views_used": used,
+        "model_switch_evidence": switch is not None,
         "views": {
             v: {
                 **view_stats[v],

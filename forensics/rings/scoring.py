@@ -15,11 +15,12 @@ Reported only when the evidence is coordination, not a look-alike:
 * at least two independent views support the ring, or the prompt view alone with lift >=
   ``single_view_lift``: shared infrastructure alone is a NAT, a campus or a cloud
   provider; shared timing alone is a time zone or an outage;
-* prompts count only if the ring keeps asking new things (``min_prompts_per_member``
+* a ring whose logs carry prompts must keep asking new things (``min_prompts_per_member``
   distinct prompts per member): harvesting answers needs new inputs, while a test suite
-  or a scripted client repeats a fixed set whatever the number of accounts. A ring may
-  send each input several times (several sampled answers per question), so the share of
-  repeated requests is not the test; the size of the set is;
+  or a scripted client repeats a fixed set whatever the number of accounts, and is not
+  reported whatever else it shares (one card, one CI schedule, one config change). A ring
+  may send each input several times (several sampled answers per question), so the share
+  of repeated requests is not the test; the size of the set is;
 * a ring whose traffic comes mostly (``site_share``) from a handful of /24s is one site:
   a NAT, a campus, an office or a venue explains shared infrastructure, shared hours (a
   class meets, an office works 9 to 5, a hackathon runs all night) and shared prompts (a
@@ -52,6 +53,9 @@ SINGLE_VIEW_OK: tuple[str, ...] = ("prompt",)
 # Standard errors by which pairs across two fragments must fall short of pairs within for a
 # view to say they are two operators (operator_groups).
 SPLIT_Z = 3.0
+# Fleet-wide model switch: accounts that first used the new model in the same window of
+# this many hours after its release switched together (switch_evidence).
+SWITCH_WINDOW_HOURS = 24
 # Views that do not tell operators apart when others are available (operator_groups).
 OPERATOR_NEUTRAL: tuple[str, ...] = ("timing", "behaviour")
 # A floor under a view's random-pair mean similarity, so that a view where random pairs
@@ -142,6 +146,7 @@ def _supporting(
     mean: dict[str, float],
     shared: dict[str, float],
     params: ClusterParams,
+    nulls: dict[str, ViewNull] | None = None,
 ) -> list[str]:
     """Views where member pairs are ``view_lift`` times as alike as chance, on real evidence.
 
@@ -150,12 +155,16 @@ def _supporting(
     requests reach a high Jaccard (and lift) by sharing one busy hour or one network-day,
     which is no evidence of coordination.
     """
+    single = {v for v, null in (nulls or {}).items() if null.single_token}
     return sorted(
         v
         for v in lift
-        if lift[v] >= params.view_lift
-        and mean[v] >= params.min_view_similarity
-        and shared[v] >= params.min_shared_tokens
+        if lift[v] >= (params.switch_lift if v in single else params.view_lift)
+        and (
+            mean[v] >= params.min_switch_share
+            if v in single
+            else mean[v] >= params.min_view_similarity and shared[v] >= params.min_shared_tokens
+        )
     )
 
 
@@ -167,7 +176,13 @@ def _members_sharing(
     rng: np.random.Generator,
     params: ClusterParams,
 ) -> np.ndarray:
-    """Members whose own lift against fellow members reaches member_lift in enough views."""
+    """Members whose own lift against fellow members reaches member_lift in enough views.
+
+    Ring-level evidence (a one-token view: the model switch) describes the fleet, not each
+    member (an operator moves most of its accounts, not all), so it is not asked of
+    members.
+    """
+    views = [v for v in views if not nulls[v].single_token]
     if not views:
         return members
     need = min(2, len(views))
@@ -262,7 +277,11 @@ def score_communities(
     show two independent views, each with ``carved_lift_factor`` times the usual lift.
     """
     if carved:
-        params = dataclasses.replace(params, view_lift=params.view_lift * params.carved_lift_factor)
+        params = dataclasses.replace(
+            params,
+            view_lift=params.view_lift * params.carved_lift_factor,
+            switch_lift=params.switch_lift * params.carved_lift_factor,
+        )
     rng = np.random.default_rng(params.seed)
     affinity = member_affinity(graph, assignment)
     kept = affinity.filter(pl.col("affinity") >= params.min_member_affinity)
@@ -276,7 +295,12 @@ def score_communities(
             *_sample_pairs(members, params.ring_pairs_sampled, rng), signatures, nulls
         )
         members = _members_sharing(
-            members, _supporting(lift, mean, shared, params), signatures, nulls, rng, params
+            members,
+            _supporting(lift, mean, shared, params, nulls),
+            signatures,
+            nulls,
+            rng,
+            params,
         )
         if members.size < params.min_ring_size:
             continue
@@ -300,17 +324,19 @@ def score_communities(
         else {}
     )
     for community, members, lift, mean, shared in measured:
-        views = _supporting(lift, mean, shared, params)
+        views = _supporting(lift, mean, shared, params, nulls)
         seen = traffic.get(community, Traffic(None, None, None))
         distinct = seen.distinct_prompt_share
         reasons = []
-        if (
-            "prompt" in views
-            and seen.prompts_per_member is not None
+        fixed_set = (
+            seen.prompts_per_member is not None
             and seen.prompts_per_member < params.min_prompts_per_member
-        ):
-            views.remove("prompt")
-            reasons.append("prompts repeat a fixed set (not harvesting)")
+        )
+        if fixed_set:
+            # Distilling a model needs answers to many inputs; a group that sends a small
+            # fixed set is a test suite or a scripted client, whatever else it shares.
+            views = []
+            reasons.append("prompts repeat a fixed set (a test suite or script, not harvesting)")
         if seen.site_share is not None and seen.site_share >= params.site_share:
             # People in one room also work on the same material (a class's homework, a
             # team's templates): at one site, shared prompts are explained too.
@@ -435,3 +461,68 @@ def operator_groups(
             groups.append(frag)
             within.append(_view_similarity(views, signatures, frag, frag, rng))
     return groups
+
+
+def switch_evidence(
+    events: pl.LazyFrame, index: pl.DataFrame, params: ClusterParams
+) -> tuple[np.ndarray, ViewNull] | None:
+    """A fleet-wide switch to a new model, as a one-entry signature per account.
+
+    The newest model is the one whose first request in the logs is latest, among models
+    with at least 1% of the requests, if it appears after the logs' first day (else the
+    logs do not show a release and there is no switch to see): its release time R is
+    that first request. An account active before R that first uses the model in the
+    24-hour window w = floor((t - R) / 24 h) gets the value w; accounts that never use it
+    or that start after R (onboarding, not switching) get the empty value and match no
+    one. Two accounts "agree" when they switched in the same window, so the ring-level
+    similarity is the share of member pairs that switched together, and the baseline is
+    sum_w q_w^2, the chance that two random accounts did (q_w: the share of all accounts
+    switching in window w). Honest users adopt a new model over weeks; a fleet moves on
+    the operator's command. Only ring scoring reads it (never the graph: one switch day
+    is shared by too many accounts to link them), as the ``behaviour`` view.
+    """
+    used = events.filter(pl.col("model").is_not_null())
+    models = used.group_by("model").agg(pl.col("ts").min().alias("first"), pl.len().alias("n"))
+    models = models.collect()
+    start = events.select(pl.col("ts").min()).collect().item()
+    if models.height == 0 or start is None:
+        return None
+    released = models.filter(
+        (pl.col("n") >= 0.01 * pl.col("n").sum()) & (pl.col("first") > start + pl.duration(days=1))
+    ).sort("first")
+    if released.height == 0:
+        return None
+    newest, release = released.row(-1)[:2]
+    per = (
+        events.group_by("account_id")
+        .agg(
+            pl.col("ts").min().alias("_fs"),
+            pl.col("ts").filter(pl.col("model") == newest).min().alias("_fu"),
+        )
+        .filter((pl.col("_fs") < release) & pl.col("_fu").is_not_null())
+        .select(
+            "account_id",
+            ((pl.col("_fu") - pl.lit(release)).dt.total_hours() // SWITCH_WINDOW_HOURS)
+            .cast(pl.UInt32)
+            .alias("_w"),
+        )
+        .collect()
+    )
+    n = index.height
+    value = np.full(n, np.iinfo(np.uint32).max, dtype=np.uint32)
+    rows = per.join(index, on="account_id")
+    value[rows["idx"].to_numpy()] = rows["_w"].to_numpy()
+    counts = np.bincount(rows["_w"].to_numpy().astype(np.int64)) if rows.height else np.zeros(1)
+    share = counts / max(n, 1)
+    null = ViewNull(
+        view="behaviour",
+        accounts=rows.height,
+        concentration=0.0,
+        sizes=(value != np.iinfo(np.uint32).max).astype(np.int64),
+        factor=params.null_factor,
+        floor=1.0,
+        mean=float((share**2).sum()),
+        universe=np.iinfo(np.int32).max,
+        single_token=True,
+    )
+    return value.reshape(n, 1), null
