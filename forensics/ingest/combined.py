@@ -27,11 +27,9 @@ Choices a responder relies on (see docs/formats-weblogs-otel.md):
 from __future__ import annotations
 
 import re
-from collections import deque
-from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import BinaryIO, TypeVar
+from typing import BinaryIO
 
 import numpy as np
 import polars as pl
@@ -41,6 +39,7 @@ from forensics.errors import ForensicsError
 from forensics.ingest.base import RAW_TEXT_LIMIT, Batch, ReaderOptions, Reject
 from forensics.ingest.jsonl import TextBatch
 from forensics.ingest.lines import line_starts
+from forensics.ingest.threads import ordered_map
 from forensics.schema import UTC_TS
 
 # A line longer than this is not a web-server log line; it is rejected (and not buffered).
@@ -48,8 +47,6 @@ MAX_LINE_BYTES = 64 * 1024
 BLOCK_BYTES = 16 * 1024 * 1024
 # Batches parsed at the same time (threads): 2 cores, and memory for two blocks in flight.
 PARSE_WORKERS = 2
-T = TypeVar("T")
-U = TypeVar("U")
 
 _TIME_WITH_OFFSET = "%d/%b/%Y:%H:%M:%S %z"
 _TIME_WITHOUT_OFFSET = "%d/%b/%Y:%H:%M:%S"
@@ -555,29 +552,6 @@ def parse_lines(
     return out.select("source_line", *fields, *extra, "trailing"), rejects
 
 
-def ordered_map(fn: Callable[[T], U], items: Iterator[T], workers: int) -> Iterator[U]:
-    """``map(fn, items)`` with up to ``workers`` calls running at once in threads, results
-    in order. Polars releases the GIL while it computes, so on two cores two blocks are
-    parsed at the same time; at most ``workers`` results are held ahead of the consumer.
-    """
-    if workers <= 1:
-        yield from map(fn, items)
-        return
-    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="forensics-parse")
-    pending: deque[Future[U]] = deque()
-    try:
-        for item in items:
-            pending.append(pool.submit(fn, item))
-            if len(pending) >= workers:
-                yield pending.popleft().result()
-        while pending:
-            yield pending.popleft().result()
-    finally:
-        for future in pending:
-            future.cancel()
-        pool.shutdown(wait=True)
-
-
 def _sniff_lines(head: bytes) -> list[str]:
     text = head.decode("utf-8", errors="replace")
     lines = text.splitlines()
@@ -607,13 +581,13 @@ class CombinedLogReader:
                     numbers = block.line_numbers.slice(start, step)
                     yield lines, numbers, block.rejects if start == 0 else []
 
-        def parse(piece: tuple[pl.Series, pl.Series, list[Reject]]) -> TextBatch:
+        def parse(_i: int, piece: tuple[pl.Series, pl.Series, list[Reject]]) -> TextBatch:
             lines, numbers, block_rejects = piece
             frame, rejects = parse_lines(lines, numbers, options)
             # Lines with a NUL byte were rejected whole: the text holds none.
             return TextBatch(frame, block_rejects + rejects, nul_free=True)
 
-        for batch in ordered_map(parse, pieces(), PARSE_WORKERS):
+        for batch in ordered_map(parse, pieces(), PARSE_WORKERS, "forensics-parse"):
             if batch.frame.height or batch.rejects:
                 yield batch
 

@@ -30,11 +30,11 @@ import numpy as np
 import polars as pl
 
 from forensics.errors import ForensicsError
-from forensics.ingest.base import RAW_TEXT_LIMIT, ReaderOptions, Reject
+from forensics.ingest.base import RAW_TEXT_LIMIT, Batch, ReaderOptions, Reject
 from forensics.ingest.dedup import OccurrenceCounter, RequestIdIndex
 from forensics.ingest.formats import SNIFF_BYTES, get_reader, sniff_reader
 from forensics.ingest.lines import prepend
-from forensics.ingest.normalise import MappingSpec, normalise_batch
+from forensics.ingest.normalise import MappingSpec, Normalised, normalise_batch
 from forensics.ingest.profiles import get_profile, load_mapping_file, parse_map_options
 from forensics.ingest.sources import (
     Sha256InBackground,
@@ -42,6 +42,7 @@ from forensics.ingest.sources import (
     open_decompressed,
     sha256_file,
 )
+from forensics.ingest.threads import Turns, ordered_map
 from forensics.store import Store, Transaction, utc_now_iso
 
 T = TypeVar("T")
@@ -49,6 +50,8 @@ T = TypeVar("T")
 # Events buffered across batches before the day buffers are written out as Parquet files
 # (the main memory knob; FORENSICS_INGEST_FLUSH_ROWS overrides it).
 FLUSH_ROWS = int(os.environ.get("FORENSICS_INGEST_FLUSH_ROWS", "") or 500_000)
+# Batches normalised at the same time (threads; polars releases the GIL): 2 cores.
+NORMALISE_WORKERS = 2
 
 
 @dataclass
@@ -263,6 +266,18 @@ class _Quarantine:
 
     def close(self) -> None:
         self._fh.close()
+
+
+class _InTurn:
+    """An occurrence counter used by batch ``i``: it counts only after batches ``0 .. i-1``,
+    so occurrence numbers are those of a sequential run."""
+
+    def __init__(self, counter: OccurrenceCounter, turns: Turns, i: int) -> None:
+        self.counter, self.turns, self.i = counter, turns, i
+
+    def occurrence(self, hashes: np.ndarray) -> np.ndarray:
+        with self.turns.turn(self.i):
+            return self.counter.occurrence(hashes)
 
 
 def prefetch(batches: Iterator[T], depth: int = 1) -> Iterator[T]:
@@ -508,20 +523,33 @@ def _ingest_one(
         sources: dict[str, list[str]] = {}
         naive = False
         occurrences = OccurrenceCounter()
-        try:
-            for batch in prefetch(reader.read(body, reader_opts)):
-                report.rows_read += batch.frame.height + len(batch.rejects)
-                quarantine.add_rejects(batch.rejects)
+        turns = Turns()
+
+        def normalise(i: int, batch: Batch) -> tuple[Batch, Normalised | None]:
+            """Batch ``i``, normalised; batches are normalised two at a time, and count
+            occurrences of identical content (content ids) in input order."""
+            try:
                 if batch.frame.height == 0:
-                    continue
+                    return batch, None
                 norm = normalise_batch(
                     batch.frame,
                     spec,
                     opts.tz,
                     str(path),
                     check_nul=not getattr(batch, "nul_free", False),
-                    occurrences=occurrences,
+                    occurrences=_InTurn(occurrences, turns, i),  # type: ignore[arg-type]
                 )
+                return batch, norm
+            finally:
+                turns.skip(i)
+
+        try:
+            batches = prefetch(reader.read(body, reader_opts))
+            for batch, norm in ordered_map(normalise, batches, NORMALISE_WORKERS):
+                report.rows_read += batch.frame.height + len(batch.rejects)
+                quarantine.add_rejects(batch.rejects)
+                if norm is None:
+                    continue
                 quarantine.add_frame(norm.rejects)
                 naive = naive or norm.naive_times
                 for k, v in norm.sources.items():

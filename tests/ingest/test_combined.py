@@ -16,6 +16,7 @@ from forensics.ingest.combined import (
     CommonLogReader,
     iter_line_blocks,
 )
+from forensics.store import Store
 
 UTC = dt.UTC
 COMBINED = (
@@ -321,3 +322,48 @@ def test_content_ids_are_fixed_values_independent_of_the_polars_version(write, r
         "h:ba0d14abaf237fcdd2b3e61fb5b200d9",
         "h:1a91d09912d9f4e7ab2fcd2215b5266f",
     ]
+
+
+def test_truncated_gzip_keeps_every_batch_before_the_break_when_batches_run_in_parallel(
+    tmp_path, monkeypatch
+):
+    import gzip
+
+    from forensics.ingest import combined, pipeline
+
+    monkeypatch.setattr(combined, "BLOCK_BYTES", 2048)  # many small batches
+    body = "".join(LINE.replace("/v1/x", f"/v1/{i}") for i in range(3000))
+    data = gzip.compress(body.encode())
+    path = tmp_path / "cut.log.gz"
+    path.write_bytes(data[: len(data) // 2])
+
+    def run(workers: int) -> pipeline.InputReport:
+        monkeypatch.setattr(combined, "PARSE_WORKERS", workers)
+        monkeypatch.setattr(pipeline, "NORMALISE_WORKERS", workers)
+        options = pipeline.IngestOptions(format="combined", maps=["account_id=src_ip"])
+        return pipeline.ingest([str(path)], tmp_path / f"store{workers}", options).inputs[0]
+
+    one, two = run(1), run(2)
+    assert "ends badly" in two.message
+    assert 0 < two.rows_ingested == one.rows_ingested
+
+
+def test_content_ids_do_not_depend_on_batches_running_in_parallel(tmp_path, monkeypatch):
+    # Identical lines spread over many batches: occurrence numbers (and so ids) must be
+    # those of a sequential run, whatever order the parallel batches finish in.
+    from forensics.ingest import combined, pipeline
+
+    monkeypatch.setattr(combined, "BLOCK_BYTES", 1024)
+    path = tmp_path / "a.log"
+    path.write_text((LINE * 5 + OTHER * 2) * 60)
+
+    def ids(workers: int) -> list[str]:
+        monkeypatch.setattr(combined, "PARSE_WORKERS", workers)
+        monkeypatch.setattr(pipeline, "NORMALISE_WORKERS", workers)
+        store = tmp_path / f"store{workers}"
+        options = pipeline.IngestOptions(format="combined", maps=["account_id=src_ip"])
+        assert pipeline.ingest([str(path)], store, options).inputs[0].rows_ingested == 420
+        frame = Store(store).scan_events().collect().sort("source_line")
+        return frame["request_id"].to_list()
+
+    assert ids(2) == ids(1)
