@@ -218,6 +218,66 @@ class Population:
         self._account("heavy0001", START - dt.timedelta(days=100))
         return ["heavy0001"]
 
+    def ci_bots(self, n: int = 6, per_account: int = 60) -> list[str]:
+        """One developer's CI: one card, rotating cloud runners, fixed minutes, a fixed test set."""
+        rng = self.rng
+        suite = [f"unit test {i}: " + _sentence(rng, 8) for i in range(4)]
+        # cloud runners all over a provider's ranges: not one site
+        runners = [f"172.{16 + k}.{rng.integers(0, 255)}.{rng.integers(1, 255)}" for k in range(16)]
+        ids = []
+        for i in range(n):
+            acc = f"ci{i:04d}"
+            ids.append(acc)
+            for j in range(per_account):
+                day, hour = j % DAYS, (j // DAYS) % 24
+                ts = START + dt.timedelta(days=day, hours=hour, minutes=15 + i)
+                self.events.append(
+                    {
+                        "ts": ts,
+                        "account_id": acc,
+                        "src_ip": runners[(day * 24 + hour) % len(runners)],
+                        "user_agent": "ci-runner/3.2",
+                        "model": "model-a",
+                        "prompt": suite[j % len(suite)],
+                        "output_tokens": 50,
+                    }
+                )
+            self._account(acc, START - dt.timedelta(days=40), payment_fingerprint="pf_ci_dev")
+        return ids
+
+    def classroom(self, n: int = 30) -> list[str]:
+        """Students on one campus network, in class at the same hours, pasting homework."""
+        rng = self.rng
+        campus = [f"100.64.7.{i}" for i in range(1, 4)]
+        slots = [(d, 9.0) for d in range(0, DAYS, 2)]
+        ids = []
+        for i in range(n):
+            acc = f"class{i:04d}"
+            ids.append(acc)
+            for day, hour in slots:
+                for _ in range(int(rng.integers(4, 9))):
+                    minutes = float(rng.uniform(0, 90))
+                    ts = START + dt.timedelta(days=day, hours=hour, minutes=minutes)
+                    q, x = int(rng.integers(1, 6)), int(rng.integers(2, 60))
+                    self.events.append(
+                        {
+                            "ts": ts,
+                            "account_id": acc,
+                            "src_ip": str(rng.choice(campus)),
+                            "user_agent": "Mozilla/5.0",
+                            "model": "model-a",
+                            "prompt": f"homework {day} question {q} estimate how much the "
+                            f"river level changes if it rains {x} mm {_sentence(rng, 2)}",
+                            "output_tokens": 200,
+                        }
+                    )
+            self._account(
+                acc,
+                START - dt.timedelta(days=20, minutes=i),
+                email_domain="university.example",
+            )
+        return ids
+
     def records(self) -> pl.DataFrame:
         """The account records (for make_store's ``accounts``)."""
         return pl.DataFrame(self.accounts, schema=ACCOUNT_SCHEMA)
@@ -259,7 +319,8 @@ def population() -> Population:
 
 @pytest.fixture(scope="module")
 def mixed_population() -> Population:
-    """Ordinary users, two rings and one group of each benign look-alike."""
+    """Ordinary users, two rings and one group of each benign look-alike (CI bots and a
+    classroom included: coordinated, but a test suite and one site)."""
     pop = Population(seed=5)
     pop.benign(160)
     pop.ring("ra", 30)
@@ -268,6 +329,8 @@ def mixed_population() -> Population:
     pop.prompt_app(30)
     pop.enterprise(20)
     pop.heavy_user(1500)
+    pop.ci_bots(6)
+    pop.classroom(30)
     return pop
 
 

@@ -30,7 +30,7 @@ def test_each_ring_is_found_as_one_ring(clustered):
     assert members["ring_id"].n_unique() == 2
 
 
-@pytest.mark.parametrize("lookalike", ["nat", "app", "corp", "heavy", "u"])
+@pytest.mark.parametrize("lookalike", ["nat", "app", "corp", "heavy", "ci", "class", "u"])
 def test_benign_lookalikes_stay_unflagged(clustered, lookalike):
     store, _ = clustered
     flagged = _flagged(store).filter(pl.col("account_id").str.starts_with(lookalike))

@@ -1,0 +1,154 @@
+"""Scoring against the population: edge floors, operator splits, support, the model switch."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+
+import numpy as np
+import polars as pl
+
+from forensics.evaluate import evaluate, evaluate_members, read_truth
+from forensics.rings.graph import noise_floor, view_null
+from forensics.rings.params import ClusterParams
+from forensics.rings.scoring import (
+    RingScore,
+    _lifts,
+    _supporting,
+    operator_groups,
+    switch_evidence,
+)
+from forensics.rings.signatures import bulk_minhash, permutations
+
+PARAMS = ClusterParams()
+
+
+def _signatures(sets: list[np.ndarray]) -> np.ndarray:
+    idx = np.concatenate([np.full(s.size, i) for i, s in enumerate(sets)])
+    tokens = np.concatenate(sets).astype(np.uint64)
+    return bulk_minhash(idx, tokens, len(sets), permutations(PARAMS.num_perm, 1), threads=1)
+
+
+def _binomial_tail(k: int, n: int, p: float) -> float:
+    return sum(math.comb(n, i) * p**i * (1 - p) ** (n - i) for i in range(k, n + 1))
+
+
+def test_noise_floor_is_the_least_agreement_noise_rarely_reaches():
+    for p0 in (0.0005, 0.02):
+        k = round(noise_floor(p0, 128, 1e-6) * 128)
+        assert _binomial_tail(k, 128, p0) <= 1e-6 < _binomial_tail(k - 1, 128, p0)
+    # where unrelated accounts share almost nothing a few agreements are evidence; where
+    # they share common phrases many more are needed
+    assert noise_floor(0.0005, 128, 1e-6) < 0.05 < 0.1 < noise_floor(0.02, 128, 1e-6)
+
+
+def _two_operators_one_curriculum(rng: np.random.Generator):
+    """Accounts 0-39 and 40-79: one shared curriculum, two separate proxy pools.
+
+    Prompt pairs are far more alike (Jaccard about 0.25) than infrastructure pairs (about
+    0.05), so an average of raw similarities would see one operator.
+    """
+    curriculum = np.arange(1, 101)
+    pool_a, pool_b = np.arange(1001, 1201), np.arange(2001, 2201)
+    prompt = [rng.choice(curriculum, 40, replace=False) for _ in range(80)]
+    infra = [rng.choice(pool_a if i < 40 else pool_b, 20, replace=False) for i in range(80)]
+    return {"prompt": _signatures(prompt), "infra": _signatures(infra)}
+
+
+def _ring(members: np.ndarray) -> RingScore:
+    lift = {"prompt": 10.0, "infra": 10.0}
+    return RingScore(0, members, lift, {"prompt": 0.1, "infra": 0.1}, ["infra", "prompt"])
+
+
+def test_two_operators_with_one_curriculum_but_two_proxy_pools_are_split():
+    rng = np.random.default_rng(0)
+    signatures = _two_operators_one_curriculum(rng)
+    fragments = [np.arange(0, 20), np.arange(40, 60), np.arange(20, 40), np.arange(60, 80)]
+    groups = operator_groups(_ring(np.arange(80)), fragments, signatures, PARAMS)
+    assert sorted(sorted(g.tolist()) for g in groups) == [
+        list(range(0, 40)),
+        list(range(40, 80)),
+    ]
+
+
+def test_pieces_of_one_operator_come_back_as_one_ring():
+    rng = np.random.default_rng(1)
+    signatures = _two_operators_one_curriculum(rng)
+    fragments = [np.arange(0, 15), np.arange(15, 30), np.arange(30, 40)]
+    groups = operator_groups(_ring(np.arange(40)), fragments, signatures, PARAMS)
+    assert len(groups) == 1 and sorted(groups[0].tolist()) == list(range(40))
+
+
+def test_a_view_needs_shared_tokens_not_only_a_high_jaccard():
+    rng = np.random.default_rng(2)
+    # tiny accounts: three tokens each, pairs share one (Jaccard 0.2, a busy hour)
+    tiny = [np.array([1, 100 + 2 * i, 101 + 2 * i]) for i in range(10)]
+    # real sharing: 30 tokens each from a common set of 60
+    shared = [rng.choice(np.arange(1000, 1060), 30, replace=False) for _ in range(10)]
+    background = [rng.choice(np.arange(5000, 50000), 30, replace=False) for _ in range(200)]
+    sets = tiny + shared + background
+    sig = _signatures(sets)
+    sizes = np.array([s.size for s in sets])
+    df = np.unique(np.concatenate(sets), return_counts=True)[1]
+    null = view_null("timing", sig, sizes, df, PARAMS, np.random.default_rng(0))
+    signatures, nulls = {"timing": sig}, {"timing": null}
+    for members, supported in ((np.arange(10), False), (np.arange(10, 20), True)):
+        i, j = np.triu_indices(members.size, 1)
+        lift, mean, shared_tokens = _lifts(members[i], members[j], signatures, nulls)
+        assert lift["timing"] >= PARAMS.view_lift  # both far above chance by Jaccard ...
+        assert (_supporting(lift, mean, shared_tokens, PARAMS, nulls) == ["timing"]) is supported
+
+
+def _switch_events() -> pl.LazyFrame:
+    """Model b released on day 5: a fleet switches within hours, others over days or never."""
+    start = dt.datetime(2024, 5, 1, tzinfo=dt.UTC)
+    rows = []
+    for i in range(40):
+        acc = f"fleet{i}" if i < 10 else f"user{i}"
+        for day in range(10):
+            ts = start + dt.timedelta(days=day, hours=10)
+            switched = day >= 5 if i < 10 else (i % 3 == 0 and day >= 6 + i % 4)
+            rows.append((ts, acc, "model-b" if switched else "model-a"))
+    # an account that starts after the release is onboarding, not switching
+    rows += [(start + dt.timedelta(days=6, hours=h), "late", "model-b") for h in range(3)]
+    return pl.DataFrame(rows, schema=["ts", "account_id", "model"], orient="row").lazy()
+
+
+def test_fleet_switch_matches_accounts_that_moved_in_the_same_day_after_release():
+    events = _switch_events()
+    ids = events.select(pl.col("account_id").unique().sort()).collect().to_series()
+    index = pl.DataFrame(
+        {"account_id": ids, "idx": pl.arange(0, ids.len(), dtype=pl.UInt32, eager=True)}
+    )
+    value, null = switch_evidence(events, index, PARAMS)
+    at = dict(zip(ids.to_list(), value[:, 0].tolist(), strict=True))
+    empty = np.iinfo(np.uint32).max
+    assert {at[f"fleet{i}"] for i in range(10)} == {0}
+    assert at["late"] == empty and at["user11"] == empty  # onboarding; never switched
+    assert at["user12"] not in (0, empty)  # switched, days later
+    windows = value[value[:, 0] != empty, 0]
+    share = np.bincount(windows.astype(np.int64)) / ids.len()
+    assert null.single_token and math.isclose(null.mean, float((share**2).sum()))
+
+
+def test_logs_without_a_release_have_no_switch_evidence():
+    events = _switch_events().with_columns(pl.lit("model-a").alias("model"))
+    ids = events.select(pl.col("account_id").unique().sort()).collect().to_series()
+    index = pl.DataFrame(
+        {"account_id": ids, "idx": pl.arange(0, ids.len(), dtype=pl.UInt32, eager=True)}
+    )
+    assert switch_evidence(events, index, PARAMS) is None
+
+
+def test_evaluate_members_equals_evaluate_on_the_store(clustered, tmp_path):
+    store, result = clustered
+    truth = tmp_path / "truth.csv"
+    ids = pl.read_parquet(store.features_path)["account_id"]
+    pl.DataFrame(
+        {
+            "account_id": ids,
+            "ring_id": ids.str.extract(r"^(ra|rb)\d"),
+            "kind": "benign",
+        }
+    ).write_csv(truth)
+    assert evaluate_members(result.members, read_truth(truth)) == evaluate(store.root, truth)
