@@ -103,38 +103,45 @@ class OccurrenceCounter:
 
     Sorted runs of (hash, count) merged like ``RequestIdIndex`` (a hash may sit in several
     runs; its count is the sum), so a batch costs O(b log n), not a pass over the file's
-    history.
+    history. Most content is seen once: a run whose counts are all 1 keeps no counts
+    (``None``), and is sorted and merged directly, not through an index sort.
     """
 
     def __init__(self) -> None:
-        self._runs: list[tuple[np.ndarray, np.ndarray]] = []
+        self._runs: list[tuple[np.ndarray, np.ndarray | None]] = []
 
     def occurrence(self, hashes: np.ndarray) -> np.ndarray:
         """1-based occurrence number of each row's hash in the input so far; records them."""
-        order = np.argsort(hashes, kind="stable")
+        order = np.argsort(hashes)
         ordered = hashes[order]
-        starts = np.ones(ordered.size, dtype=bool)
-        starts[1:] = ordered[1:] != ordered[:-1]
-        group_start = np.flatnonzero(starts)
-        # Rank within equal hashes of this batch (0, 1, 2, ... in row order: stable sort).
-        rank = np.arange(ordered.size) - np.repeat(
-            group_start, np.diff(np.r_[group_start, ordered.size])
-        )
-        uniq = ordered[group_start]
+        repeated = ordered[1:] == ordered[:-1]
+        counts_here: np.ndarray | None = None
+        if repeated.any():
+            # Ranks within equal hashes must follow row order: a stable sort.
+            order = np.argsort(hashes, kind="stable")
+            ordered = hashes[order]
+            starts = np.ones(ordered.size, dtype=bool)
+            starts[1:] = ordered[1:] != ordered[:-1]
+            group_start = np.flatnonzero(starts)
+            counts_here = np.diff(np.r_[group_start, ordered.size])
+            # Rank within equal hashes of this batch (0, 1, 2, ... in row order).
+            rank = np.arange(ordered.size) - np.repeat(group_start, counts_here)
+            uniq = ordered[group_start]
+        else:
+            rank, uniq = np.zeros(ordered.size, dtype=np.int64), ordered
         prior = np.zeros(uniq.size, dtype=np.int64)
         for keys, counts in self._runs:
             pos = np.searchsorted(keys, uniq)
             pos[pos == keys.size] = 0
             hit = keys[pos] == uniq
-            prior[hit] += counts[pos[hit]]
-        counts_here = np.diff(np.r_[group_start, ordered.size])
-        self._add(uniq, counts_here.astype(np.int64))
-        occ_sorted = np.repeat(prior, counts_here) + rank + 1
+            prior[hit] += 1 if counts is None else counts[pos[hit]]
+        self._add(uniq, counts_here)
+        occ_sorted = (prior if counts_here is None else np.repeat(prior, counts_here)) + rank + 1
         occ = np.empty(ordered.size, dtype=np.int64)
         occ[order] = occ_sorted
         return occ
 
-    def _add(self, keys: np.ndarray, counts: np.ndarray) -> None:
+    def _add(self, keys: np.ndarray, counts: np.ndarray | None) -> None:
         if keys.size == 0:
             return
         self._runs.append((keys, counts))
@@ -142,8 +149,21 @@ class OccurrenceCounter:
             k2, c2 = self._runs.pop()
             k1, c1 = self._runs[-1]
             k = np.concatenate((k1, k2))
-            c = np.concatenate((c1, c2))
+            if c1 is None and c2 is None:
+                k.sort(kind="stable")  # two sorted runs: a linear merge
+                starts = np.flatnonzero(np.r_[True, k[1:] != k[:-1]])
+                if starts.size == k.size:
+                    self._runs[-1] = (k, None)
+                else:
+                    self._runs[-1] = (k[starts], np.diff(np.r_[starts, k.size]))
+                continue
+            c = np.concatenate((_counts(k1, c1), _counts(k2, c2)))
             order = np.argsort(k, kind="stable")
             k, c = k[order], c[order]
             starts = np.flatnonzero(np.r_[True, k[1:] != k[:-1]])
             self._runs[-1] = (k[starts], np.add.reduceat(c, starts))
+
+
+def _counts(keys: np.ndarray, counts: np.ndarray | None) -> np.ndarray:
+    """A run's counts, spelled out (``None`` means 1 for every key)."""
+    return np.ones(keys.size, dtype=np.int64) if counts is None else counts
