@@ -180,6 +180,8 @@ def _present(expr: pl.Expr, dtype: pl.DataType) -> pl.Expr:
 
 
 def _as_number(expr: pl.Expr, dtype: pl.DataType, target: pl.DataType, scale: float) -> pl.Expr:
+    if dtype == target and scale == 1.0:
+        return expr  # already the canonical type (a typed reader, an integer JSON field)
     if dtype == pl.String:
         num = expr.str.strip_chars().cast(pl.Float64, strict=False)
     elif dtype == pl.Boolean or dtype.is_numeric():
