@@ -10,6 +10,7 @@ n^2 / 2^65 (2e-5 for 29M ids); such a pair would count the second as a duplicate
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 import polars as pl
@@ -96,6 +97,12 @@ class RequestIdIndex:
         keep = np.empty(ordered.size, dtype=bool)
         keep[order] = keep_sorted
         return keep
+
+
+class Occurrences(Protocol):
+    """Anything that numbers the occurrences of content hashes (``OccurrenceCounter``)."""
+
+    def occurrence(self, hashes: np.ndarray) -> np.ndarray: ...
 
 
 class OccurrenceCounter:

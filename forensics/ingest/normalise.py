@@ -23,7 +23,7 @@ import polars as pl
 import polars_hash as plh
 
 from forensics.errors import ForensicsError
-from forensics.ingest.dedup import OccurrenceCounter
+from forensics.ingest.dedup import OccurrenceCounter, Occurrences
 from forensics.ingest.jsonl import MAX_JSON_DEPTH, _depth_bound
 from forensics.ingest.profiles import ALIASES, Profile
 from forensics.schema import EVENT_SCHEMA, MAPPABLE_EVENT_FIELDS, UTC_TS
@@ -419,7 +419,7 @@ def normalise_batch(
     tz: str | None,
     source_file: str,
     check_nul: bool = True,
-    occurrences: OccurrenceCounter | None = None,
+    occurrences: Occurrences | None = None,
 ) -> Normalised:
     """Map, convert and validate one batch (``frame`` has ``source_line`` and source fields).
 
@@ -606,7 +606,7 @@ def _content_parts(events: pl.DataFrame) -> list[pl.Expr]:
     return merged
 
 
-def add_content_ids(events: pl.DataFrame, counter: OccurrenceCounter | None) -> pl.DataFrame:
+def add_content_ids(events: pl.DataFrame, counter: Occurrences | None) -> pl.DataFrame:
     """Fill missing request ids with ``h:`` + BLAKE3(content, k), truncated to 128 bits.
 
     ``k`` is the occurrence number of that identical content within its input (counted

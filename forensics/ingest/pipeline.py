@@ -1,9 +1,10 @@
 """The ingest pipeline: inputs -> reader batches -> canonical events -> one store commit.
 
 Per input: sha256 (skip it if the store already holds that content), pick the reader
-(``--format`` or sniffing), then per batch: map and normalise (``normalise.py``), drop
-request ids already seen (in the store, in this run, in this file), buffer events per UTC
-day and write zstd Parquet into the transaction's staging folder. Rejected rows go to a
+(``--format`` or sniffing), then per batch: map and normalise (``normalise.py``; two
+batches at a time in threads, results in input order), drop request ids already seen (in
+the store, in this run, in this file), buffer events per UTC day and write zstd Parquet
+into the transaction's staging folder (in another thread). Rejected rows go to a
 quarantine file staged in the same transaction. Nothing is visible in the store until the
 single commit at the end (``Store.transaction``), so an interrupted ingest changes nothing.
 Memory is bounded by the batch size and the day buffers, not by the input size.
@@ -537,7 +538,7 @@ def _ingest_one(
                     opts.tz,
                     str(path),
                     check_nul=not getattr(batch, "nul_free", False),
-                    occurrences=_InTurn(occurrences, turns, i),  # type: ignore[arg-type]
+                    occurrences=_InTurn(occurrences, turns, i),
                 )
                 return batch, norm
             finally:
