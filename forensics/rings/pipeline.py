@@ -419,7 +419,10 @@ def cluster_store(store: Store, params: ClusterParams, quiet: bool | None = None
     quiet = quiet_from_env() if quiet is None else quiet
     store.require()
     started = utc_now_iso()
-    with store.lock():
+    # Every collect runs on Polars' streaming engine unless it says otherwise: same results,
+    # and scans, joins and group-bys over the events then hold batches, not whole columns
+    # (the prompt view peaked at 9-12 GB on 36M events with the in-memory engine).
+    with store.lock(), pl.Config(engine_affinity="streaming"):
         clock = _Clock(quiet)
         manifest = store.read_manifest()
         events = store.scan_events()
