@@ -70,8 +70,9 @@ def population_contrast(
     in_population = pl.lit(True) if everyone else ~in_ring
     stats = [e for c in present for e in _stats(c, in_ring, in_population)]
     # lazily, so that each column's ring and population subsets and medians are computed
-    # once and shared by the statistics that use them (common subexpression elimination)
-    row = marked.lazy().select(stats).collect().row(0, named=True)
+    # once and shared by the statistics that use them (common subexpression elimination);
+    # in memory: one small table, where the streaming engine only adds overhead
+    row = marked.lazy().select(stats).collect(engine="in-memory").row(0, named=True)
     out: list[dict] = []
     for column in present:
         values = {s: row[f"{column}\x00{s}"] for s in _STATS}

@@ -78,7 +78,7 @@ def _top_from_counts(counts: pl.LazyFrame, weight_requests: bool = True) -> pl.D
         .sort(["ring_id", "accounts", "requests", "value"], descending=[False, True, True, False])
         .group_by("ring_id", maintain_order=True)
         .head(TOP_SHARED)
-        .collect()
+        .collect(engine="in-memory")
     )
 
 
@@ -119,7 +119,7 @@ def _top_templates(
         )
         # every template that can reach the top TOP_SHARED once ties are broken by text
         .filter(pl.col("_rank") <= TOP_SHARED)
-        .collect()
+        .collect(engine="in-memory")
     )
     if ranked.height == 0:
         return pl.DataFrame(
@@ -132,7 +132,7 @@ def _top_templates(
         .join(members.lazy(), on="account_id", how="semi")
         .group_by("template")
         .agg(pl.col("account_id").first().cast(pl.String))
-        .collect()
+        .collect(engine="in-memory")
     )
     wanted = users["account_id"].unique().implode()
     text = (
@@ -144,7 +144,7 @@ def _top_templates(
         .with_columns(pl.col("value").hash(seed=TEMPLATE_SEED).alias("template"))
         .join(users.lazy().select("template"), on="template", how="semi")
         .unique("template", keep="any")
-        .collect()
+        .collect(engine="streaming")
     )
     return (
         ranked.join(text, on="template")
@@ -179,7 +179,7 @@ def _examples(flagged: pl.LazyFrame, keys: pl.DataFrame, example_key: pl.Expr) -
             "endpoint",
             pl.col("prompt").str.slice(0, EXAMPLE_PROMPT_CHARS),
         )
-        .collect()
+        .collect(engine="streaming")
     )
 
 
