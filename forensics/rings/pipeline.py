@@ -28,6 +28,7 @@ from forensics.rings.prompt_sample import prompt_sample
 from forensics.rings.scoring import (
     RingScore,
     operator_groups,
+    reassign_members,
     score_communities,
     switch_evidence,
     traffic_frame,
@@ -158,6 +159,11 @@ def find_rings(
     )
     clock.lap("score", f"{len(scores)} communities scored")
     reported = sorted((s for s in scores if s.reported), key=lambda s: (-s.score, s.community))
+    reported, moves = reassign_members(reported, signatures, nulls, params)
+    if moves.height:  # members plainly more alike to another ring move there
+        kept = kept.join(moves.rename({"community": "_to"}), on="account", how="left").select(
+            "account", pl.coalesce("_to", "community").alias("community"), "affinity"
+        )
     ring_of = {s.community: f"R{i + 1:03d}" for i, s in enumerate(reported)}
     chosen = pl.DataFrame(
         {

@@ -526,3 +526,81 @@ def switch_evidence(
         single_token=True,
     )
     return value.reshape(n, 1), null
+
+
+def reassign_members(
+    reported: list[RingScore],
+    signatures: dict[str, np.ndarray],
+    nulls: dict[str, ViewNull],
+    params: ClusterParams,
+    max_pairs: int = 2_000_000,
+) -> tuple[list[RingScore], pl.DataFrame]:
+    """Move members that are plainly more alike to another reported ring; return the moves.
+
+    The partition draws a community's boundary from graph weight, and an account of one
+    operator with a few heavy edges into another operator's ring can land there (its
+    curriculum alike, its proxy pool not). Member m of ring A moves to ring B when, in
+    every identifying view of A or B (curriculum and infrastructure, as in
+    ``operator_groups``; at least two of them, holding the member), its mean similarity to
+    ``k`` random members of B is not lower than its mean similarity to ``k`` random
+    members of A by more than SPLIT_Z standard errors (k from 32 to 256, at most
+    ``max_pairs`` pairs per view in all), and in at least one of them it is higher by
+    more than that: B dominates A on the evidence, beyond noise.
+    Returns the rings with their new members and the (account, community) moves.
+    """
+    moves = pl.DataFrame(schema={"account": pl.UInt32, "community": pl.UInt32})
+    if len(reported) < 2:
+        return reported, moves
+    rng = np.random.default_rng(params.seed)
+    members = np.concatenate([r.members for r in reported])
+    home = np.repeat(np.arange(len(reported)), [r.members.size for r in reported])
+    views = sorted({v for r in reported for v in r.views if v in signatures})
+    views = [v for v in views if v not in OPERATOR_NEUTRAL] or views
+    if not views:
+        return reported, moves
+    k = int(np.clip(max_pairs // (members.size * len(reported)), 32, 256))
+    own = np.repeat(members, k)
+    # mean and standard error of each member's similarity to each ring, per view
+    mean = np.zeros((len(views), members.size, len(reported)))
+    se = np.zeros_like(mean)
+    for j, ring in enumerate(reported):
+        other = ring.members[rng.integers(0, ring.members.size, own.size)]
+        valid = (own != other).reshape(members.size, k)
+        count = np.maximum(valid.sum(axis=1), 2)
+        for i, view in enumerate(views):
+            sim = signature_similarity(signatures[view], own, other).reshape(members.size, k)
+            sim = np.where(valid, sim, 0.0)
+            m = sim.sum(axis=1) / count
+            var = (np.where(valid, (sim - m[:, None]) ** 2, 0.0).sum(axis=1)) / (count - 1)
+            mean[i, :, j], se[i, :, j] = m, np.sqrt(var / count)
+    rows = np.arange(members.size)
+    # which views identify each ring; a pair of rings is compared on the union of theirs,
+    # and only when that union holds two views (one view alone is too thin to overrule
+    # the partition: proxy-only rings renting one commercial network overlap in it)
+    uses = np.array([[v in r.views for v in views] for r in reported])  # ring x view
+    # ... and a view says something about a member only if the member is in it
+    present = np.array([nulls[v].sizes[members] > 0 for v in views]).T  # member x view
+    best = np.full(members.size, -1)
+    for j in range(len(reported)):
+        pair = (uses[home] | uses[j]) & present  # member x view
+        gap = mean[:, :, j] - mean[:, rows, home]
+        noise = SPLIT_Z * np.sqrt(se[:, :, j] ** 2 + se[:, rows, home] ** 2)
+        not_lower = ((gap >= -noise) | ~pair.T).all(axis=0)
+        higher = ((gap > noise) & pair.T).any(axis=0)
+        dominates = not_lower & higher & (pair.sum(axis=1) >= 2) & (home != j)
+        best = np.where(dominates & (best < 0), j, best)
+    move = best >= 0
+    if not move.any():
+        return reported, moves
+    out = []
+    for j, ring in enumerate(reported):
+        keep = members[(home == j) & ~move]
+        gained = members[move & (best == j)]
+        out.append(dataclasses.replace(ring, members=np.sort(np.concatenate([keep, gained]))))
+    moves = pl.DataFrame(
+        {
+            "account": members[move].astype(np.uint32),
+            "community": np.array([reported[j].community for j in best[move]], dtype=np.uint32),
+        }
+    )
+    return out, moves

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import math
 
@@ -16,6 +17,7 @@ from forensics.rings.scoring import (
     _lifts,
     _supporting,
     operator_groups,
+    reassign_members,
     switch_evidence,
 )
 from forensics.rings.signatures import bulk_minhash, permutations
@@ -152,3 +154,24 @@ def test_evaluate_members_equals_evaluate_on_the_store(clustered, tmp_path):
         }
     ).write_csv(truth)
     assert evaluate_members(result.members, read_truth(truth)) == evaluate(store.root, truth)
+
+
+def test_members_plainly_of_another_ring_move_there_and_one_view_is_not_enough():
+    rng = np.random.default_rng(3)
+    signatures = _two_operators_one_curriculum(rng)
+    sizes = np.full(80, 1)
+    nulls = {v: view_null(v, s, sizes, np.ones(1), PARAMS, rng) for v, s in signatures.items()}
+    # accounts 0-39 are operator A, 40-79 operator B; three of B's sit in A's ring
+    strays = np.array([45, 50, 55])
+    ring_a = RingScore(0, np.append(np.arange(0, 40), strays), {}, {}, ["infra", "prompt"])
+    ring_b = RingScore(1, np.setdiff1d(np.arange(40, 80), strays), {}, {}, ["infra", "prompt"])
+    rings, moves = reassign_members([ring_a, ring_b], signatures, nulls, PARAMS)
+    # the rule is conservative (no view may say "less alike" beyond noise), so not every
+    # stray need move; those that move go to B, and A's own accounts stay
+    assert moves.height >= 1
+    assert set(moves["account"].to_list()) <= set(strays.tolist())
+    assert set(moves["community"].to_list()) == {1}
+    assert set(range(40)) <= set(rings[0].members.tolist())
+    # on the curriculum alone (shared by both operators) nothing moves
+    only_prompt = [dataclasses.replace(r, views=["prompt"]) for r in (ring_a, ring_b)]
+    assert reassign_members(only_prompt, signatures, nulls, PARAMS)[1].height == 0
