@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import resource
 import subprocess
 import sys
 import time
@@ -52,13 +51,16 @@ def _make_store(scenario: str, scale: float, seed: int, work: Path) -> Path:
     return store
 
 
-def time_cluster(store: Path) -> tuple[float, float]:
-    """Wall seconds and peak RSS (MiB) of `forensics cluster STORE` in a child process."""
+def time_cluster(store: Path) -> tuple[float, float, float]:
+    """Wall seconds, CPU seconds (user + sys, all threads) and peak RSS (MiB) of
+    `forensics cluster STORE` in a child process."""
     t = time.perf_counter()
-    subprocess.run([*FORENSICS, "cluster", str(store)], check=True)
+    proc = subprocess.Popen([*FORENSICS, "cluster", str(store)])
+    _pid, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - t
-    peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return wall, peak_kib / 1024.0
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit("forensics cluster failed")
+    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024.0
 
 
 def signature_step(store: Path, limit: int | None) -> None:
@@ -131,8 +133,12 @@ def main(argv: list[str] | None = None) -> int:
     print(f"machine: {platform.machine()}, {os.cpu_count()} cpus, python {platform.python_version()}, "
           f"polars {pl.__version__}, POLARS_MAX_THREADS={os.environ['POLARS_MAX_THREADS']}")  # fmt: skip
     print(f"store: {store} ({events:,} events)")
-    wall, rss = time_cluster(store)
-    print(f"forensics cluster: {wall:.1f} s wall, peak RSS {rss:,.0f} MiB (target <= 60 s)")
+    print(f"load average at start: {os.getloadavg()[0]:.1f}")
+    wall, cpu, rss = time_cluster(store)
+    print(
+        f"forensics cluster: {wall:.1f} s wall, {cpu:.1f} s CPU, peak RSS {rss:,.0f} MiB "
+        f"(target <= 60 s wall); load average now {os.getloadavg()[0]:.1f}"
+    )
     signature_step(store, args.baseline_accounts)
     return 0
 
