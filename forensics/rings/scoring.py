@@ -29,6 +29,8 @@ Reported only when the evidence is coordination, not a look-alike:
   from one office line looks like a class and is not reported;
 * a ring whose members mostly declare one organisation (``org_id``) is that organisation:
   its shared infrastructure, billing and prompts are explained, and it is not reported;
+  otherwise, members of a declared organisation of ``min_ring_size`` or more accounts are
+  dropped from the ring (a customer's team whose work resembles a fleet's curriculum);
 * members are kept only if most of their graph weight lies inside the ring
   (``min_member_affinity``) and if, against ``member_pairs`` random fellow members, their
   own lift reaches ``member_lift`` in as many of the ring's views as the ring needs. An
@@ -287,6 +289,10 @@ def score_communities(
     kept = affinity.filter(pl.col("affinity") >= params.min_member_affinity)
     scores: list[RingScore] = []
     measured = []
+    org_size = None
+    if org_of is not None:
+        # accounts per declared organisation, indexed by org_of (-1, no org, maps to 0)
+        org_size = np.append(np.bincount(org_of[org_of >= 0], minlength=1), 0)
     for (community,), part in sorted(kept.partition_by("community", as_dict=True).items()):
         members = np.sort(part["account"].to_numpy())
         if members.size < params.min_ring_size:
@@ -302,6 +308,13 @@ def score_communities(
             rng,
             params,
         )
+        if org_size is not None:
+            # Accounts of a declared multi-account organisation are explained by it. When
+            # they are most of the ring the whole ring is that organisation (below);
+            # otherwise they are a customer's team caught among fake accounts.
+            declared = org_size[org_of[members]] >= params.min_ring_size
+            if declared.mean() < params.org_explained_share:
+                members = members[~declared]
         if members.size < params.min_ring_size:
             continue
         lift, mean, shared = _lifts(

@@ -18,6 +18,7 @@ from forensics.rings.scoring import (
     _supporting,
     operator_groups,
     reassign_members,
+    score_communities,
     switch_evidence,
 )
 from forensics.rings.signatures import bulk_minhash, permutations
@@ -175,3 +176,47 @@ def test_members_plainly_of_another_ring_move_there_and_one_view_is_not_enough()
     # on the curriculum alone (shared by both operators) nothing moves
     only_prompt = [dataclasses.replace(r, views=["prompt"]) for r in (ring_a, ring_b)]
     assert reassign_members(only_prompt, signatures, nulls, PARAMS)[1].height == 0
+
+
+def _community_of_alike_accounts(n: int):
+    """n accounts alike in prompts and infrastructure, one community, many distinct prompts
+    from many networks, among 200 unrelated accounts (the population baseline)."""
+    rng = np.random.default_rng(4)
+    prompt = [rng.choice(np.arange(1, 101), 40, replace=False) for _ in range(n)]
+    infra = [rng.choice(np.arange(1001, 1101), 30, replace=False) for _ in range(n)]
+    prompt += [rng.choice(np.arange(10_000, 90_000), 40, replace=False) for _ in range(200)]
+    infra += [rng.choice(np.arange(100_000, 190_000), 30, replace=False) for _ in range(200)]
+    signatures = {"prompt": _signatures(prompt), "infra": _signatures(infra)}
+    sizes = np.array([40] * (n + 200)), np.array([30] * (n + 200))
+    nulls = {
+        v: view_null(v, signatures[v], size, np.ones(1000), PARAMS, np.random.default_rng(0))
+        for v, size in zip(("prompt", "infra"), sizes, strict=True)
+    }
+    a, b = np.triu_indices(n, 1)
+    graph = pl.DataFrame({"a": a, "b": b, "weight": 1.0}).with_columns(
+        pl.col("a", "b").cast(pl.UInt32)
+    )
+    assignment = pl.DataFrame({"account": np.arange(n, dtype=np.uint32), "community": 0})
+    assignment = assignment.with_columns(pl.col("community").cast(pl.UInt32))
+    requests = np.repeat(np.arange(n), 30)
+    traffic = pl.DataFrame(
+        {
+            "account": requests.astype(np.uint32),
+            "_ph": np.arange(requests.size, dtype=np.uint64),  # every prompt new
+            "_has": True,
+            "_net": (np.arange(requests.size) % 97).astype(np.uint64),  # many networks
+            "_has_net": True,
+        }
+    )
+    return assignment, graph, signatures, nulls, traffic
+
+
+def test_a_declared_team_caught_in_a_ring_is_left_out_and_a_ring_of_one_org_is_not_reported():
+    assignment, graph, signatures, nulls, traffic = _community_of_alike_accounts(40)
+    org_of = np.full(240, -1)
+    org_of[34:40] = 0  # six accounts of one declared organisation among 34 others
+    scores, _ = score_communities(assignment, graph, signatures, nulls, org_of, traffic, PARAMS)
+    assert scores[0].reported and set(scores[0].members.tolist()) == set(range(34))
+    org_of[:30] = 0  # most of the ring declares the organisation: it is that customer
+    scores, _ = score_communities(assignment, graph, signatures, nulls, org_of, traffic, PARAMS)
+    assert not scores[0].reported and "declared organisation" in scores[0].reason
