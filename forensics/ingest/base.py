@@ -46,6 +46,9 @@ class ReaderOptions:
     extra_fields: tuple[str, ...] = ()  # names of quoted fields after a combined log's UA
     tz: str | None = None  # zone for times that carry no offset (None: UTC)
     batch_lines: int = 250_000  # records per batch, to bound memory
+    # Top-level source keys the field mapping may read (canonical names, aliases, --map /
+    # --mapping / profile paths): readers that sample a schema must not miss them.
+    fields: frozenset[str] = frozenset()
 
 
 class Reader(Protocol):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Iterator
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
@@ -110,7 +110,7 @@ class JsonlReader:
         if _first_char(head) == b"[":
             yield from read_json_array(buffered)
             return
-        schema = _RunningSchema()
+        schema = _RunningSchema(options.fields)
         for chunk in iter_line_chunks(buffered):
             frame, rejects = parse_ndjson_chunk(chunk.data, chunk.first_line, schema, chunk.starts)
             # Raw NUL bytes never reach the frame (those lines are rejected); escaped ones
@@ -180,14 +180,41 @@ def _frame_from_dicts(rows: list[dict[str, Any]]) -> pl.DataFrame:
         )
 
 
+def _key_fingerprints(data: bytes) -> np.ndarray:
+    """The distinct 8-byte windows that end with the closing quote of a JSON key.
+
+    A key ends where a quote is followed by a colon (or by a space and a colon); the
+    window is the 8 bytes ending with that quote, as a little-endian uint64 (keys shorter
+    than 7 bytes bring the bytes before their opening quote). Escaped quotes inside
+    strings (``\\":``) give windows too: more to look at, never a key missed.
+    """
+    arr = np.frombuffer(data, dtype=np.uint8)
+    if arr.size < 10:
+        arr = np.frombuffer(b" " * 8 + data, dtype=np.uint8)
+    colons = np.flatnonzero(arr[8:] == 58) + 8
+    quote = colons[arr[colons - 1] == 34] - 1
+    spaced = colons[arr[colons - 1] == 32]
+    spaced = spaced[arr[spaced - 2] == 34] - 2
+    ends = np.concatenate((quote, spaced[spaced >= 7])) if spaced.size else quote
+    windows = np.lib.stride_tricks.as_strided(arr, shape=(arr.size - 7, 8), strides=(1, 1))
+    keys = np.ascontiguousarray(windows[ends - 7]).view("<u8").ravel()
+    return pl.Series(keys, dtype=pl.UInt64).unique().to_numpy()
+
+
 class _RunningSchema:
     """The fields seen so far in a file, so that most chunks parse without inference.
 
     Inferring a schema from every line of a chunk costs more than parsing it, so each chunk
     is parsed with the fields seen so far plus those found in a sample of its lines (its
     first lines and lines spread evenly over it). A field whose type differs between
-    lines is read as text (the pipeline converts text). A field that appears in none of
-    the sampled lines of a chunk and in no earlier chunk is not read from that chunk.
+    lines is read as text (the pipeline converts text).
+
+    A field outside the sample is read all the same when the mapping may use it
+    (``wanted``: the top-level keys of every source the pipeline maps, see
+    ``MappingSpec.source_keys``): the chunk's keys are found without parsing it (see
+    ``_key_fingerprints``), and a wanted key among them that the schema lacks is added as
+    text. Other fields that appear in none of the sampled lines of a chunk and in no
+    earlier chunk are not read from that chunk (nothing maps them).
 
     Field names are data too: a nested object with more than ``MAX_NESTED_FIELDS`` keys
     (user-supplied metadata, say) is kept as JSON text instead of a struct of thousands of
@@ -199,8 +226,38 @@ class _RunningSchema:
     MAX_FIELDS = 512
     MAX_NESTED_FIELDS = 256
 
-    def __init__(self) -> None:
+    def __init__(self, wanted: Iterable[str] = ()) -> None:
         self.fields: dict[str, pl.DataType] = {}
+        self.wanted = frozenset(wanted)
+        self._needles = {k: b'"' + k.encode() + b'"' for k in self.wanted}
+        self._seen: set[int] = set()  # key fingerprints already looked at (see late_keys)
+        self._looked_for = set(self.wanted)  # the keys they were looked at for
+
+    def late_keys(self, data: bytes, schema: Collection[str]) -> list[str]:
+        """The wanted keys that occur as keys in ``data`` but are not in ``schema``.
+
+        A fingerprint (the key's last 7 bytes and its closing quote) of every key of the
+        chunk is cheap to take (about a third of a parse); a wanted key is looked for only
+        when a fingerprint never seen in this file may be its own, and is then confirmed
+        by a search for ``"key"`` in the bytes.
+        """
+        missing = [k for k in self.wanted if k not in schema]
+        if not missing:
+            return []
+        if not self._looked_for.issuperset(missing):  # a key lost from the schema again
+            self._seen.clear()
+        self._looked_for = set(missing)
+        fresh = [f for f in _key_fingerprints(data).tolist() if f not in self._seen]
+        if not fresh:
+            return []
+        self._seen.update(fresh)
+        windows = [int(f).to_bytes(8, "little") for f in fresh]
+        found = []
+        for key in missing:
+            needle = self._needles[key]
+            if any(needle.endswith(w) or w.endswith(needle) for w in windows) and needle in data:
+                found.append(key)
+        return found
 
     def parse(self, data: bytes, starts: np.ndarray) -> pl.DataFrame:
         ends = np.append(starts[1:], len(data))
@@ -227,6 +284,8 @@ class _RunningSchema:
                 schema[name] = dtype
             elif schema[name] != dtype and dtype != pl.Null:
                 schema[name] = _common_type(schema[name], dtype)
+        for name in self.late_keys(data, schema):
+            schema[name] = pl.String()  # any JSON value reads as text
         frame = None
         for attempt in (schema, {k: _loose(v) for k, v in schema.items()}):
             if not attempt:

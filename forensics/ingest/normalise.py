@@ -61,6 +61,15 @@ class MappingSpec:
         found += [name, *ALIASES.get(name, ())]
         return tuple(dict.fromkeys(found))
 
+    def source_keys(self) -> frozenset[str]:
+        """Every top-level source key a canonical field may be read from (``a`` and
+        ``a.b`` for the path ``a.b``, which may be nested or one dotted name)."""
+        keys: set[str] = set()
+        for name in MAPPABLE_EVENT_FIELDS:
+            for source in self.candidates(name):
+                keys.update((source, source.split(".", 1)[0]))
+        return frozenset(keys)
+
     def derived(self) -> dict[str, str]:
         """Fields the user maps from another canonical field (``account_id=src_ip``)."""
         out: dict[str, str] = {}

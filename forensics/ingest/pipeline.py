@@ -515,7 +515,9 @@ def _ingest_one(
         if spec.profile is None and profile_name:
             spec = MappingSpec(spec.explicit, spec.file, get_profile(profile_name))
         report.profile = profile_name
-        reader_opts = ReaderOptions(extra_fields=opts.extra_fields, tz=opts.tz)
+        reader_opts = ReaderOptions(
+            extra_fields=opts.extra_fields, tz=opts.tz, fields=spec.source_keys()
+        )
         if len(handles) == 1:
             stream.seek(0)  # a plain file: readers may map it instead of copying it
             body = stream

@@ -10,7 +10,7 @@ import pytest
 
 from forensics.ingest.formats import READERS, sniff_reader
 
-from .conftest import jsonl
+from .conftest import jsonl, quarantine_rows
 
 ROWS = [
     {
@@ -283,3 +283,56 @@ def test_a_field_changing_type_in_a_later_chunk_keeps_its_values(
     ev = events()
     assert set(ev["account_id"]) == {"7", "acct-x"}
     assert sorted(set(ev["status"])) == [200, 201]
+
+
+@pytest.fixture
+def tiny_samples(monkeypatch):
+    """Chunks of a few dozen lines whose schema sample is their first two lines."""
+    from forensics.ingest import jsonl as jsonl_reader
+    from forensics.ingest import lines
+
+    monkeypatch.setattr(lines, "CHUNK_BYTES", 4096)
+    monkeypatch.setattr(jsonl_reader._RunningSchema, "SAMPLE_LINES", 2)
+    monkeypatch.setattr(jsonl_reader._RunningSchema, "LATER_SAMPLE_LINES", 2)
+
+
+def _late(i: int) -> bool:
+    return i >= 300 and i % 7 == 3  # from line 301 on, never two lines in a row
+
+
+def test_jsonl_account_and_tokens_first_seen_after_the_sample_are_kept(
+    write, run_ingest, events, store_dir, tiny_samples
+):
+    rows = []
+    for i in range(500):
+        row = {"ts": f"2024-05-01T10:{i // 60 % 60:02d}:{i % 60:02d}Z", "request_id": f"r{i}"}
+        if _late(i):
+            row |= {"user": f"acct-{i}", "prompt_tokens": i, "completion_tokens": 2 * i}
+        rows.append(row)
+    result = run_ingest(write("late.jsonl", jsonl(rows)))
+    late = [i for i in range(500) if _late(i)]
+    assert result.inputs[0].rows_ingested == len(late)
+    assert result.inputs[0].rows_quarantined == 500 - len(late)
+    ev = events()
+    assert ev["account_id"].to_list() == [f"acct-{i}" for i in late]
+    assert ev["input_tokens"].to_list() == late
+    assert ev["output_tokens"].to_list() == [2 * i for i in late]
+    assert {r["reason"] for r in quarantine_rows(store_dir)} == {"missing_account_id"}
+
+
+def test_jsonl_mapped_nested_source_first_seen_after_the_sample_is_kept(
+    write, run_ingest, events, tiny_samples
+):
+    rows = []
+    for i in range(500):
+        row = {"ts": "2024-05-01T10:00:00Z", "account_id": "anon", "request_id": f"r{i}"}
+        if _late(i):
+            row["meta"] = {"org": {"id": f"org-{i}"}}
+        rows.append(row)
+    run_ingest(
+        write("late.jsonl", jsonl(rows)), maps=["account_id=meta.org.id", "account_id=account_id"]
+    )
+    ev = events()
+    assert ev.filter(pl.col("account_id") != "anon")["source_line"].to_list() == [
+        i + 1 for i in range(500) if _late(i)
+    ]
