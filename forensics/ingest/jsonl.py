@@ -188,16 +188,18 @@ def _key_fingerprints(data: bytes) -> np.ndarray:
     than 7 bytes bring the bytes before their opening quote). Escaped quotes inside
     strings (``\\":``) give windows too: more to look at, never a key missed.
     """
+    if len(data) < 10:
+        data = b" " * 8 + data
     arr = np.frombuffer(data, dtype=np.uint8)
-    if arr.size < 10:
-        arr = np.frombuffer(b" " * 8 + data, dtype=np.uint8)
     colons = np.flatnonzero(arr[8:] == 58) + 8
-    quote = colons[arr[colons - 1] == 34] - 1
-    spaced = colons[arr[colons - 1] == 32]
+    before = arr[colons - 1]
+    quote = colons[before == 34] - 1
+    spaced = colons[before == 32]
     spaced = spaced[arr[spaced - 2] == 34] - 2
     ends = np.concatenate((quote, spaced[spaced >= 7])) if spaced.size else quote
-    windows = np.lib.stride_tricks.as_strided(arr, shape=(arr.size - 7, 8), strides=(1, 1))
-    keys = np.ascontiguousarray(windows[ends - 7]).view("<u8").ravel()
+    # Every 8-byte window of the data, as an unaligned uint64 view (no copy).
+    windows = np.ndarray((arr.size - 7,), dtype="<u8", buffer=data, strides=(1,))
+    keys = windows[ends - 7]
     return pl.Series(keys, dtype=pl.UInt64).unique().to_numpy()
 
 
