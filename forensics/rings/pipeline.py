@@ -125,6 +125,9 @@ def find_rings(
             "tokens_dropped": vt.tokens_dropped,
             "candidate_pairs": found.height,
         }
+        # a view's token frames are large (40M rows for the prompt view at full scale):
+        # released before the next view is built, not after it
+        del source, vt, rows
     all_pairs = (
         pl.concat(pairs).unique()
         if pairs
