@@ -19,13 +19,20 @@ import numpy as np
 import polars as pl
 
 from forensics.ingest.base import Batch, ReaderOptions, Reject
-from forensics.ingest.lines import iter_line_chunks, line_starts
+from forensics.ingest.lines import LineChunk, iter_line_chunks, line_starts
+from forensics.ingest.threads import ordered_map
 
 
 def _first_char(head: bytes) -> bytes:
     stripped = head.lstrip(b"\xef\xbb\xbf \t\r\n")
     return stripped[:1]
 
+
+# Chunks parsed at the same time (threads). Two were measured slower than one on the
+# shared 2-core machine (1M rows: 5.9-6.3 s wall, 6.0-6.4 CPU-s against 5.6 s, 5.6-5.7
+# CPU-s: the normalisation threads already keep both cores busy, and a second chunk in
+# flight costs page faults); the reader is written so that more are safe.
+PARSE_WORKERS = 1
 
 # Deeper JSON is not a log record, and polars' parser would overflow its stack on it (a
 # hostile line of 10,000 nested brackets crashes the process): such lines are rejected.
@@ -111,11 +118,26 @@ class JsonlReader:
             yield from read_json_array(buffered)
             return
         schema = _RunningSchema(options.fields)
-        for chunk in iter_line_chunks(buffered):
-            frame, rejects = parse_ndjson_chunk(chunk.data, chunk.first_line, schema, chunk.starts)
+
+        def chunks() -> Iterator[tuple[LineChunk, _RunningSchema]]:
+            # Each chunk gets a copy of what is known when it is handed to a worker (the
+            # chunks up to two before it): the same for every run, whatever the timing.
+            for chunk in iter_line_chunks(buffered):
+                yield chunk, schema.copy()
+
+        def parse(
+            _i: int, item: tuple[LineChunk, _RunningSchema]
+        ) -> tuple[TextBatch, _RunningSchema]:
+            chunk, known = item
+            frame, rejects = parse_ndjson_chunk(chunk.data, chunk.first_line, known, chunk.starts)
             # Raw NUL bytes never reach the frame (those lines are rejected); escaped ones
             # can only be there if the text holds the escape.
-            yield TextBatch(frame, chunk.rejects + rejects, nul_free=b"\\u0000" not in chunk.data)
+            nul_free = b"\\u0000" not in chunk.data
+            return TextBatch(frame, chunk.rejects + rejects, nul_free=nul_free), known
+
+        for batch, known in ordered_map(parse, chunks(), PARSE_WORKERS, "forensics-parse"):
+            schema.absorb(known)
+            yield batch
 
 
 def read_json_array(stream: BinaryIO) -> Iterator[Batch]:
@@ -180,16 +202,22 @@ def _frame_from_dicts(rows: list[dict[str, Any]]) -> pl.DataFrame:
         )
 
 
-def _key_fingerprints(data: bytes) -> np.ndarray:
-    """The distinct 8-byte windows that end with the closing quote of a JSON key.
+def _fits(needle: bytes, window: bytes) -> bool:
+    """Whether a key fingerprint (see ``_RunningSchema.late_keys``) may be ``needle``'s."""
+    return needle.endswith(window) if len(needle) >= len(window) else window.endswith(needle)
 
-    A key ends where a quote is followed by a colon (or by a space and a colon); the
-    window is the 8 bytes ending with that quote, as a little-endian uint64 (keys shorter
-    than 7 bytes bring the bytes before their opening quote). Escaped quotes inside
-    strings (``\\":``) give windows too: more to look at, never a key missed.
+
+def _key_ends(data: bytes) -> tuple[np.ndarray, np.ndarray]:
+    """Where JSON keys end in ``data`` (the offset of each closing quote), and every 8-byte
+    window of ``data`` as an unaligned little-endian uint64 view (window ``i`` starts at
+    byte ``i``; no copy).
+
+    A key ends where a quote is followed by a colon (or by a space and a colon). Escaped
+    quotes inside strings (``\\":``) count too: more to look at, never a key missed. Keys
+    ending in the first 7 bytes are left out (they are on the first line, always sampled).
     """
-    if len(data) < 10:
-        data = b" " * 8 + data
+    if len(data) < 16:
+        data = b" " * 16 + data
     arr = np.frombuffer(data, dtype=np.uint8)
     colons = np.flatnonzero(arr[8:] == 58) + 8
     before = arr[colons - 1]
@@ -197,10 +225,8 @@ def _key_fingerprints(data: bytes) -> np.ndarray:
     spaced = colons[before == 32]
     spaced = spaced[arr[spaced - 2] == 34] - 2
     ends = np.concatenate((quote, spaced[spaced >= 7])) if spaced.size else quote
-    # Every 8-byte window of the data, as an unaligned uint64 view (no copy).
-    windows = np.ndarray((arr.size - 7,), dtype="<u8", buffer=data, strides=(1,))
-    keys = windows[ends - 7]
-    return pl.Series(keys, dtype=pl.UInt64).unique().to_numpy()
+    words = np.ndarray((arr.size - 7,), dtype="<u8", buffer=data, strides=(1,))
+    return ends, words
 
 
 class _RunningSchema:
@@ -214,7 +240,7 @@ class _RunningSchema:
     A field outside the sample is read all the same when the mapping may use it
     (``wanted``: the top-level keys of every source the pipeline maps, see
     ``MappingSpec.source_keys``): the chunk's keys are found without parsing it (see
-    ``_key_fingerprints``), and a wanted key among them that the schema lacks is added as
+    ``late_keys``), and a wanted key among them that the schema lacks is added as
     text. Other fields that appear in none of the sampled lines of a chunk and in no
     earlier chunk are not read from that chunk (nothing maps them).
 
@@ -232,34 +258,79 @@ class _RunningSchema:
         self.fields: dict[str, pl.DataType] = {}
         self.wanted = frozenset(wanted)
         self._needles = {k: b'"' + k.encode() + b'"' for k in self.wanted}
-        self._seen: set[int] = set()  # key fingerprints already looked at (see late_keys)
-        self._looked_for = set(self.wanted)  # the keys they were looked at for
+        # Fingerprints (8 bytes; 16 for longer keys) known to be no missing wanted key.
+        self._seen: set[int] = set()
+        self._seen_long: set[tuple[int, int]] = set()
+
+    def copy(self) -> _RunningSchema:
+        """An independent copy (a chunk parsed in a thread works on its own)."""
+        twin = _RunningSchema(())
+        twin.wanted, twin._needles = self.wanted, self._needles
+        twin.fields, twin._seen = dict(self.fields), set(self._seen)
+        twin._seen_long = set(self._seen_long)
+        return twin
+
+    def absorb(self, other: _RunningSchema) -> None:
+        """Take in what a copy learnt from its chunk (call in chunk order)."""
+        for name, dtype in other.fields.items():
+            self._add(self.fields, name, dtype)
+        self._seen |= other._seen
+        self._seen_long |= other._seen_long
+
+    def _add(self, schema: dict[str, pl.DataType], name: str, dtype: pl.DataType) -> None:
+        if name not in schema:
+            if len(schema) < self.MAX_FIELDS:
+                schema[name] = dtype
+        elif schema[name] == pl.Null:
+            schema[name] = dtype
+        elif schema[name] != dtype and dtype != pl.Null:
+            schema[name] = _common_type(schema[name], dtype)
 
     def late_keys(self, data: bytes, schema: Collection[str]) -> list[str]:
         """The wanted keys that occur as keys in ``data`` but are not in ``schema``.
 
-        A fingerprint (the key's last 7 bytes and its closing quote) of every key of the
-        chunk is cheap to take (about a third of a parse); a wanted key is looked for only
-        when a fingerprint never seen in this file may be its own, and is then confirmed
-        by a search for ``"key"`` in the bytes.
+        Every key of the chunk ends in a quote and a colon; the 8 bytes up to that quote
+        (a fingerprint) are cheap to take for all of them at once (about a third of a
+        parse). A fingerprint that no missing wanted key fits is remembered and never
+        looked at again. One that fits a key of up to 6 bytes holds the whole key with its
+        opening quote: found. For longer keys, the 16 bytes up to the quote at those
+        places decide the same way (remembered too); a key longer than 14 bytes that fits
+        them is confirmed by a search for ``"key"`` in the bytes. A key added in error
+        (an escaped quote inside a value) reads as an all-null column, which is dropped.
         """
         missing = [k for k in self.wanted if k not in schema]
         if not missing:
             return []
-        if not self._looked_for.issuperset(missing):  # a key lost from the schema again
-            self._seen.clear()
-        self._looked_for = set(missing)
-        fresh = [f for f in _key_fingerprints(data).tolist() if f not in self._seen]
-        if not fresh:
+        ends, words = _key_ends(data)
+        if not ends.size:
             return []
-        self._seen.update(fresh)
-        windows = [int(f).to_bytes(8, "little") for f in fresh]
-        found = []
-        for key in missing:
-            needle = self._needles[key]
-            if any(needle.endswith(w) or w.endswith(needle) for w in windows) and needle in data:
-                found.append(key)
-        return found
+        last8 = words[ends - 7]
+        found: set[str] = set()
+        for fp in pl.Series(last8, dtype=pl.UInt64).unique().to_list():
+            if fp in self._seen:
+                continue
+            w8 = int(fp).to_bytes(8, "little")
+            fits = [k for k in missing if _fits(self._needles[k], w8)]
+            if not fits:
+                self._seen.add(fp)
+                continue
+            found.update(k for k in fits if len(self._needles[k]) <= 8)
+            longer = [k for k in fits if len(self._needles[k]) > 8]
+            if not longer:
+                continue
+            at = ends[last8 == fp]
+            at = at[at >= 15]
+            for hi in np.unique(words[at - 15]).tolist():
+                if (fp, hi) in self._seen_long:
+                    continue
+                w16 = int(hi).to_bytes(8, "little") + w8
+                fits16 = [k for k in longer if _fits(self._needles[k], w16)]
+                if not fits16:
+                    self._seen_long.add((fp, hi))
+                found.update(
+                    k for k in fits16 if len(self._needles[k]) <= 16 or self._needles[k] in data
+                )
+        return sorted(found)
 
     def parse(self, data: bytes, starts: np.ndarray) -> pl.DataFrame:
         ends = np.append(starts[1:], len(data))
@@ -278,15 +349,9 @@ class _RunningSchema:
         sampled = pl.scan_ndjson(io.BytesIO(sample), infer_schema_length=None).collect_schema()
         schema = dict(self.fields)
         for name, dtype in sampled.items():
-            dtype = _bounded(dtype, self.MAX_NESTED_FIELDS)
-            if name not in schema:
-                if len(schema) < self.MAX_FIELDS:
-                    schema[name] = dtype
-            elif schema[name] == pl.Null:
-                schema[name] = dtype
-            elif schema[name] != dtype and dtype != pl.Null:
-                schema[name] = _common_type(schema[name], dtype)
-        for name in self.late_keys(data, schema):
+            self._add(schema, name, _bounded(dtype, self.MAX_NESTED_FIELDS))
+        late = self.late_keys(data, schema)
+        for name in late:
             schema[name] = pl.String()  # any JSON value reads as text
         frame = None
         for attempt in (schema, {k: _loose(v) for k, v in schema.items()}):
@@ -299,7 +364,13 @@ class _RunningSchema:
                 frame = None
         if frame is None:  # last resort: full inference
             frame = pl.read_ndjson(io.BytesIO(data), infer_schema_length=None)
-        self.fields = {k: v for k, v in frame.schema.items() if k != "source_line"}
+        empty = [k for k in late if k in frame.columns and frame[k].null_count() == frame.height]
+        if empty:
+            frame = frame.drop(empty)
+        # Fields only grow: one read in full inference (the last resort) may lack some.
+        for name, dtype in frame.schema.items():
+            if name != "source_line":
+                self.fields[name] = dtype
         return frame
 
 

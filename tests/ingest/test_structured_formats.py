@@ -336,3 +336,19 @@ def test_jsonl_mapped_nested_source_first_seen_after_the_sample_is_kept(
     assert ev.filter(pl.col("account_id") != "anon")["source_line"].to_list() == [
         i + 1 for i in range(500) if _late(i)
     ]
+
+
+def test_jsonl_late_field_ending_like_an_earlier_one_is_still_read(
+    write, run_ingest, events, tiny_samples
+):
+    # "discount_id" and "account_id" end in the same bytes: seeing one is not the other.
+    rows = []
+    for i in range(500):
+        row = {"ts": "2024-05-01T10:00:00Z", "request_id": f"r{i}", "discount_id": "d"}
+        if _late(i):
+            row["account_id"] = f"acct-{i}"
+        rows.append(row)
+    result = run_ingest(write("late.jsonl", jsonl(rows)))
+    late = [i for i in range(500) if _late(i)]
+    assert result.inputs[0].rows_ingested == len(late)
+    assert events()["account_id"].to_list() == [f"acct-{i}" for i in late]
