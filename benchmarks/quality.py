@@ -70,7 +70,7 @@ def evaluate_one(
     result = json.loads(_run([*FORENSICS, "evaluate", str(store), "--truth", str(truth), "--json"]))
     fpr = result["false_positive_rate_by_kind"]
     rates = {k: v["rate"] for k, v in fpr.items() if k != "benign" and v["rate"] is not None}
-    worst_kind = max(rates, key=rates.get) if rates else "-"
+    worst_kind = max(rates, key=rates.get) if rates and max(rates.values()) > 0 else "none"
     return {
         "data": f"{name} ({'holdout' if kind == 'holdout' else 'simulate'})",
         "seed": seed,
