@@ -45,6 +45,7 @@ class ViewNull:
     above: float = 0.0  # share of random pairs above their threshold (the chance edge rate)
     universe: int = 0  # distinct tokens in the view
     single_token: bool = False  # one token per account (ring-level evidence, not a set)
+    value_share: np.ndarray | None = None  # single-token views: share of accounts per value
 
     def baseline(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         """What pairs (a, b) share by chance: the random-pair mean, or more for dense sets.

@@ -41,6 +41,7 @@ Reported only when the evidence is coordination, not a look-alike:
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -341,6 +342,11 @@ def score_communities(
         seen = traffic.get(community, Traffic(None, None, None))
         distinct = seen.distinct_prompt_share
         reasons = []
+        for v in [v for v in views if nulls[v].single_token]:
+            # one value per account: the ring's agreement must also be improbable by
+            # chance for a group of its size (a few accounts on a busy day are not)
+            if single_token_tail(members, signatures[v], nulls[v]) > params.edge_alpha:
+                views.remove(v)
         fixed_set = (
             seen.prompts_per_member is not None
             and seen.prompts_per_member < params.min_prompts_per_member
@@ -537,8 +543,35 @@ def switch_evidence(
         mean=float((share**2).sum()),
         universe=np.iinfo(np.int32).max,
         single_token=True,
+        value_share=share,
     )
     return value.reshape(n, 1), null
+
+
+def single_token_tail(members: np.ndarray, sig: np.ndarray, null: ViewNull) -> float:
+    """P(Binomial(n, q_w) >= k): how likely chance puts k of n members on their modal value.
+
+    w is the value most members share (the window most of the ring switched in), k the
+    members holding it and q_w the share of all accounts holding it. A handful of
+    accounts that all switched on a busy day is no surprise; 70 of 80 on a day when 1% of
+    accounts switched is.
+    """
+    values = sig[members, 0]
+    values = values[values != np.iinfo(sig.dtype).max]
+    if values.size == 0 or null.value_share is None:
+        return 1.0
+    counts = np.bincount(values.astype(np.int64))
+    w = int(counts.argmax())
+    k, n = int(counts[w]), int(members.size)
+    q = float(null.value_share[w]) if w < null.value_share.size else 0.0
+    q = min(max(q, 1e-12), 1.0 - 1e-12)
+    i = np.arange(k, n + 1)
+    log_pmf = (
+        np.array([math.lgamma(n + 1) - math.lgamma(j + 1) - math.lgamma(n - j + 1) for j in i])
+        + i * math.log(q)
+        + (n - i) * math.log1p(-q)
+    )
+    return float(np.exp(log_pmf).sum())
 
 
 def reassign_members(

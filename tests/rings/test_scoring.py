@@ -19,6 +19,7 @@ from forensics.rings.scoring import (
     operator_groups,
     reassign_members,
     score_communities,
+    single_token_tail,
     switch_evidence,
 )
 from forensics.rings.signatures import bulk_minhash, permutations
@@ -220,3 +221,17 @@ def test_a_declared_team_caught_in_a_ring_is_left_out_and_a_ring_of_one_org_is_n
     org_of[:30] = 0  # most of the ring declares the organisation: it is that customer
     scores, _ = score_communities(assignment, graph, signatures, nulls, org_of, traffic, PARAMS)
     assert not scores[0].reported and "declared organisation" in scores[0].reason
+
+
+def test_a_few_accounts_switching_on_a_busy_day_are_no_surprise_but_a_fleet_is():
+    events = _switch_events()
+    ids = events.select(pl.col("account_id").unique().sort()).collect().to_series()
+    index = pl.DataFrame(
+        {"account_id": ids, "idx": pl.arange(0, ids.len(), dtype=pl.UInt32, eager=True)}
+    )
+    value, null = switch_evidence(events, index, PARAMS)
+    fleet = index.filter(pl.col("account_id").str.starts_with("fleet"))["idx"].to_numpy()
+    # 10 of 41 accounts switched on release day (q = 0.24): three of them together are
+    # likely by chance, all ten are not
+    assert single_token_tail(fleet[:3], value, null) > 1e-3
+    assert single_token_tail(fleet, value, null) < 1e-5
