@@ -155,13 +155,55 @@ def _top_templates(
     )
 
 
+def _example_keys(
+    flagged: pl.LazyFrame, totals: pl.DataFrame, example_key: pl.Expr
+) -> pl.DataFrame:
+    """(ring_id, account_id, _key): each ring's EXAMPLES smallest example keys, with ties.
+
+    The keys are 64-bit hashes, uniform over [0, 2^64): of a ring's n requests, about 64
+    have a key below 64 (2^64 / n), so one streaming pass keeps only those (a top-k inside a
+    group-by would hold every request of the members in memory). A ring left with fewer
+    than EXAMPLES of them (odds far below 1e-20) is read again without the bound, so the
+    result is exactly the smallest keys.
+    """
+    top = (1 << 64) - 1
+    limits = pl.DataFrame(
+        {
+            "ring_id": totals["ring_id"],
+            "_limit": [top if n <= 64 else (top // n) * 64 for n in totals["requests"]],
+            "_need": [min(EXAMPLES, n) for n in totals["requests"]],
+        },
+        schema={"ring_id": pl.String, "_limit": pl.UInt64, "_need": pl.Int64},
+    )
+    keyed = flagged.select("ring_id", "account_id", example_key)
+    candidates = (
+        keyed.join(limits.lazy(), on="ring_id")
+        .filter(pl.col("_key") <= pl.col("_limit"))
+        .select("ring_id", "account_id", "_key")
+        .collect(engine="streaming")
+    )
+    found = candidates.group_by("ring_id").len()
+    short = limits.join(found, on="ring_id", how="left").filter(
+        pl.col("len").fill_null(0) < pl.col("_need")
+    )
+    if short.height:
+        rest = keyed.join(short.lazy().select("ring_id"), on="ring_id").collect(engine="streaming")
+        candidates = pl.concat([candidates.join(short, on="ring_id", how="anti"), rest])
+    smallest = candidates.group_by("ring_id").agg(pl.col("_key").bottom_k(EXAMPLES).max())
+    return (
+        candidates.join(smallest.rename({"_key": "_last"}), on="ring_id")
+        .filter(pl.col("_key") <= pl.col("_last"))
+        .select("ring_id", "account_id", "_key")
+    )
+
+
 def _examples(flagged: pl.LazyFrame, keys: pl.DataFrame, example_key: pl.Expr) -> pl.DataFrame:
     """The EXAMPLES requests of each ring with the smallest keys (a fixed pseudo-random pick).
 
     ``keys`` holds, per ring, the smallest keys and the accounts they belong to, so only
     those accounts' requests are read again, prompts included.
     """
-    chosen = keys.explode("_account", "_key", empty_as_null=True).drop_nulls("_key")
+    chosen = keys.rename({"account_id": "_account"})
     return (
         flagged.filter(pl.col("account_id").is_in(chosen["_account"].unique().implode()))
         .with_columns(example_key)
@@ -257,10 +299,6 @@ def build_rings_table(
         .group_by("ring_id", "date")
         .agg(pl.col("n").sum().alias("requests"), pl.len().alias("accounts"))
     )
-    keys_q = flagged.group_by("ring_id").agg(
-        pl.col("account_id").bottom_k_by(example_key, EXAMPLES).alias("_account"),
-        example_key.bottom_k(EXAMPLES),
-    )
     if templates is None:
         templates_q = (
             flagged.select("account_id", template_hash(pl.col("prompt")).alias("template"))
@@ -273,11 +311,13 @@ def build_rings_table(
     ips_q = _per_account(flagged, pl.col("src_ip"))
     agents_q = _per_account(flagged, pl.col("user_agent"))
     models_q = _per_account(flagged, pl.col("model"))
-    totals_df, timeline_df, keys, ips, agents, models, *own_templates = pl.collect_all(
-        [totals_q, timeline_q, keys_q, ips_q, agents_q, models_q]
-        + ([templates_q] if templates is None else []),
-        engine="streaming",
-    )
+    # One query at a time: collect_all would share the join of events and members between
+    # them by caching it, i.e. hold the members' events (8.9 GB at 36M events).
+    queries = [totals_q, timeline_q, ips_q, agents_q, models_q]
+    queries += [templates_q] if templates is None else []
+    totals_df, timeline_df, ips, agents, models, *own_templates = [
+        q.collect(engine="streaming") for q in queries
+    ]
     if own_templates:
         templates_q = own_templates[0].lazy()
     totals = {r["ring_id"]: r for r in totals_df.iter_rows(named=True)}
@@ -329,7 +369,9 @@ def build_rings_table(
             "accounts",
         ).sort("ring_id", "date")
     )
-    examples = _by_ring(_examples(flagged, keys, example_key))
+    examples = _by_ring(
+        _examples(flagged, _example_keys(flagged, totals_df, example_key), example_key)
+    )
     rows = []
     for fact in facts:
         shared = {k: v.get(fact.ring_id, []) for k, v in shared_parts.items()}
