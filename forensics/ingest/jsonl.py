@@ -306,6 +306,7 @@ class _RunningSchema:
             return []
         last8 = words[ends - 7]
         found: set[str] = set()
+        longer: dict[int, list[str]] = {}  # fingerprint -> longer keys that fit it
         for fp in pl.Series(last8, dtype=pl.UInt64).unique().to_list():
             if fp in self._seen:
                 continue
@@ -315,16 +316,20 @@ class _RunningSchema:
                 self._seen.add(fp)
                 continue
             found.update(k for k in fits if len(self._needles[k]) <= 8)
-            longer = [k for k in fits if len(self._needles[k]) > 8]
-            if not longer:
-                continue
-            at = ends[last8 == fp]
-            at = at[at >= 15]
-            for hi in np.unique(words[at - 15]).tolist():
+            if any(len(self._needles[k]) > 8 for k in fits):
+                longer[fp] = [k for k in fits if len(self._needles[k]) > 8]
+        if longer:
+            # The 16-byte windows of those keys, distinct, in one pass.
+            picked = np.isin(last8, np.fromiter(longer, dtype=np.uint64)) & (ends >= 15)
+            pairs = pl.DataFrame(
+                {"lo": last8[picked], "hi": words[ends[picked] - 15]},
+                schema={"lo": pl.UInt64, "hi": pl.UInt64},
+            ).unique()
+            for fp, hi in pairs.iter_rows():
                 if (fp, hi) in self._seen_long:
                     continue
-                w16 = int(hi).to_bytes(8, "little") + w8
-                fits16 = [k for k in longer if _fits(self._needles[k], w16)]
+                w16 = int(hi).to_bytes(8, "little") + int(fp).to_bytes(8, "little")
+                fits16 = [k for k in longer[fp] if _fits(self._needles[k], w16)]
                 if not fits16:
                     self._seen_long.add((fp, hi))
                 found.update(
