@@ -19,7 +19,7 @@ import numpy as np
 import polars as pl
 
 from forensics.ingest.base import Batch, ReaderOptions, Reject
-from forensics.ingest.lines import LineChunk, iter_line_chunks, line_starts
+from forensics.ingest.lines import LineChunk, byte_positions, iter_line_chunks, line_starts
 from forensics.ingest.threads import ordered_map
 
 
@@ -219,7 +219,8 @@ def _key_ends(data: bytes) -> tuple[np.ndarray, np.ndarray]:
     if len(data) < 16:
         data = b" " * 16 + data
     arr = np.frombuffer(data, dtype=np.uint8)
-    colons = np.flatnonzero(arr[8:] == 58) + 8
+    colons = byte_positions(data, 58)
+    colons = colons[colons >= 8]
     before = arr[colons - 1]
     quote = colons[before == 34] - 1
     spaced = colons[before == 32]
@@ -227,6 +228,51 @@ def _key_ends(data: bytes) -> tuple[np.ndarray, np.ndarray]:
     ends = np.concatenate((quote, spaced[spaced >= 7])) if spaced.size else quote
     words = np.ndarray((arr.size - 7,), dtype="<u8", buffer=data, strides=(1,))
     return ends, words
+
+
+class _KnownPrints:
+    """A set of key fingerprints (a uint64, or a pair of them for 16-byte windows) with
+    exact, vectorised membership.
+
+    A direct-mapped table: slot ``hash(lo, hi) >> 48`` holds one fingerprint (``lo`` = 0
+    marks an empty slot: a fingerprint ends in a quote, so it is never 0). Membership is a
+    gather and a comparison per key (a few ms per 32 MB chunk); a fingerprint whose slot
+    another one holds is simply not held, and is looked at the slow way every time.
+    """
+
+    BITS = 16
+    _MUL = np.uint64(0x9E3779B97F4A7C15)
+    _MUL_HI = np.uint64(0xC2B2AE3D27D4EB4F)
+
+    def __init__(self) -> None:
+        self.lo = np.zeros(1 << self.BITS, dtype=np.uint64)
+        self.hi = np.zeros(1 << self.BITS, dtype=np.uint64)
+
+    def copy(self) -> _KnownPrints:
+        twin = _KnownPrints()
+        twin.lo, twin.hi = self.lo.copy(), self.hi.copy()
+        return twin
+
+    def _slots(self, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+        return ((lo ^ (hi * self._MUL_HI)) * self._MUL) >> np.uint64(64 - self.BITS)
+
+    def unknown(self, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+        """Which of the fingerprints ``(lo, hi)`` are not held (a boolean mask)."""
+        slots = self._slots(lo, hi)
+        return (self.lo[slots] != lo) | (self.hi[slots] != hi)
+
+    def add(self, prints: list[tuple[int, int]]) -> None:
+        if not prints:
+            return
+        lo, hi = np.array(prints, dtype=np.uint64).reshape(-1, 2).T
+        slots = self._slots(lo, hi)
+        free = self.lo[slots] == 0
+        # New fingerprints may share a free slot: the last write wins, the others stay out.
+        self.lo[slots[free]], self.hi[slots[free]] = lo[free], hi[free]
+
+    def absorb(self, other: _KnownPrints) -> None:
+        free = self.lo == 0
+        self.lo[free], self.hi[free] = other.lo[free], other.hi[free]
 
 
 class _RunningSchema:
@@ -261,6 +307,8 @@ class _RunningSchema:
         # Fingerprints (8 bytes; 16 for longer keys) known to be no missing wanted key.
         self._seen: set[int] = set()
         self._seen_long: set[tuple[int, int]] = set()
+        # Most of ``_seen`` and ``_seen_long``, for a vectorised first look.
+        self._known, self._known_long = _KnownPrints(), _KnownPrints()
 
     def copy(self) -> _RunningSchema:
         """An independent copy (a chunk parsed in a thread works on its own)."""
@@ -268,6 +316,7 @@ class _RunningSchema:
         twin.wanted, twin._needles = self.wanted, self._needles
         twin.fields, twin._seen = dict(self.fields), set(self._seen)
         twin._seen_long = set(self._seen_long)
+        twin._known, twin._known_long = self._known.copy(), self._known_long.copy()
         return twin
 
     def absorb(self, other: _RunningSchema) -> None:
@@ -276,6 +325,8 @@ class _RunningSchema:
             self._add(self.fields, name, dtype)
         self._seen |= other._seen
         self._seen_long |= other._seen_long
+        self._known.absorb(other._known)
+        self._known_long.absorb(other._known_long)
 
     def _add(self, schema: dict[str, pl.DataType], name: str, dtype: pl.DataType) -> None:
         if name not in schema:
@@ -290,13 +341,15 @@ class _RunningSchema:
         """The wanted keys that occur as keys in ``data`` but are not in ``schema``.
 
         Every key of the chunk ends in a quote and a colon; the 8 bytes up to that quote
-        (a fingerprint) are cheap to take for all of them at once (about a third of a
-        parse). A fingerprint that no missing wanted key fits is remembered and never
-        looked at again. One that fits a key of up to 6 bytes holds the whole key with its
-        opening quote: found. For longer keys, the 16 bytes up to the quote at those
-        places decide the same way (remembered too); a key longer than 14 bytes that fits
-        them is confirmed by a search for ``"key"`` in the bytes. A key added in error
-        (an escaped quote inside a value) reads as an all-null column, which is dropped.
+        (a fingerprint) are cheap to take for all of them at once. A fingerprint that no
+        missing wanted key fits is remembered and never looked at again. One that fits a
+        key of up to 6 bytes holds the whole key with its opening quote: found. For longer
+        keys, the 16 bytes up to the quote at those places decide the same way (remembered
+        too); a key longer than 14 bytes that fits them is confirmed by a search for
+        ``"key"`` in the bytes. A key added in error (an escaped quote inside a value)
+        reads as an all-null column, which is dropped. Remembered fingerprints are first
+        looked up all at once (``_KnownPrints``), so a chunk whose keys are all familiar
+        costs a few passes over its bytes and no Python loop.
         """
         missing = [k for k in self.wanted if k not in schema]
         if not missing:
@@ -305,8 +358,21 @@ class _RunningSchema:
         if not ends.size:
             return []
         last8 = words[ends - 7]
+        zero = np.zeros(1, dtype=np.uint64)
+        todo = np.flatnonzero(self._known.unknown(last8, zero))
+        if not todo.size:
+            return []
+        ends, last8 = ends[todo], last8[todo]
+        wide = ends >= 15  # a 16-byte window fits before the quote
+        hi = np.zeros_like(last8)
+        hi[wide] = words[ends[wide] - 15]
+        todo = np.flatnonzero(self._known_long.unknown(last8, hi) | ~wide)
+        if not todo.size:
+            return []
+        ends, last8, hi, wide = ends[todo], last8[todo], hi[todo], wide[todo]
         found: set[str] = set()
         longer: dict[int, list[str]] = {}  # fingerprint -> longer keys that fit it
+        new_seen: list[tuple[int, int]] = []
         for fp in pl.Series(last8, dtype=pl.UInt64).unique().to_list():
             if fp in self._seen:
                 continue
@@ -314,27 +380,32 @@ class _RunningSchema:
             fits = [k for k in missing if _fits(self._needles[k], w8)]
             if not fits:
                 self._seen.add(fp)
+                new_seen.append((fp, 0))
                 continue
             found.update(k for k in fits if len(self._needles[k]) <= 8)
             if any(len(self._needles[k]) > 8 for k in fits):
                 longer[fp] = [k for k in fits if len(self._needles[k]) > 8]
+        self._known.add(new_seen)
         if longer:
             # The 16-byte windows of those keys, distinct, in one pass.
-            picked = np.isin(last8, np.fromiter(longer, dtype=np.uint64)) & (ends >= 15)
+            picked = np.isin(last8, np.fromiter(longer, dtype=np.uint64)) & wide
             pairs = pl.DataFrame(
-                {"lo": last8[picked], "hi": words[ends[picked] - 15]},
+                {"lo": last8[picked], "hi": hi[picked]},
                 schema={"lo": pl.UInt64, "hi": pl.UInt64},
             ).unique()
-            for fp, hi in pairs.iter_rows():
-                if (fp, hi) in self._seen_long:
+            new_long: list[tuple[int, int]] = []
+            for fp, whi in pairs.iter_rows():
+                if (fp, whi) in self._seen_long:
                     continue
-                w16 = int(hi).to_bytes(8, "little") + int(fp).to_bytes(8, "little")
+                w16 = int(whi).to_bytes(8, "little") + int(fp).to_bytes(8, "little")
                 fits16 = [k for k in longer[fp] if _fits(self._needles[k], w16)]
                 if not fits16:
-                    self._seen_long.add((fp, hi))
+                    self._seen_long.add((fp, whi))
+                    new_long.append((fp, whi))
                 found.update(
                     k for k in fits16 if len(self._needles[k]) <= 16 or self._needles[k] in data
                 )
+            self._known_long.add(new_long)
         return sorted(found)
 
     def parse(self, data: bytes, starts: np.ndarray) -> pl.DataFrame:

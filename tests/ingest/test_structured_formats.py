@@ -352,3 +352,22 @@ def test_jsonl_late_field_ending_like_an_earlier_one_is_still_read(
     late = [i for i in range(500) if _late(i)]
     assert result.inputs[0].rows_ingested == len(late)
     assert events()["account_id"].to_list() == [f"acct-{i}" for i in late]
+
+
+def test_jsonl_late_field_is_read_when_remembered_key_fingerprints_share_table_slots(
+    write, run_ingest, events, tiny_samples, monkeypatch
+):
+    # A two-slot table of remembered fingerprints: most keys collide and take the slow
+    # path; the remembered ones must never hide a late wanted key.
+    from forensics.ingest import jsonl as jsonl_reader
+
+    monkeypatch.setattr(jsonl_reader._KnownPrints, "BITS", 1)
+    rows = []
+    for i in range(500):
+        row = {"ts": "2024-05-01T10:00:00Z", "request_id": f"r{i}"}
+        row |= {f"field_{j}_{i % 9}": j for j in range(6)}  # many distinct key endings
+        if _late(i):
+            row["user_id"] = f"acct-{i}"
+        rows.append(row)
+    run_ingest(write("late.jsonl", jsonl(rows)))
+    assert events()["account_id"].to_list() == [f"acct-{i}" for i in range(500) if _late(i)]
