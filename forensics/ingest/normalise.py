@@ -236,6 +236,73 @@ def _epoch_to_utc(num: pl.Expr) -> pl.Expr:
     ).dt.replace_time_zone("UTC")
 
 
+# ``YYYY-MM-DDTHH:MM:SS[.fff|.ffffff]Z``: where each field sits, by total length.
+_ISO_Z_LENGTHS = {20: 0, 24: 3, 27: 6}  # length -> digits of the fraction
+_DIGIT_COLS = (0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18)
+_SEPARATORS = ((4, ord("-")), (7, ord("-")), (10, ord("T")), (13, ord(":")), (16, ord(":")))
+
+
+def _iso_z_fast(raw: pl.Series) -> pl.Series | None:
+    """Times all written alike as ``2024-05-01T10:00:00.123Z`` (no fraction, 3 or 6
+    digits), decoded from their bytes with integer arithmetic; None when some value is
+    null, of another shape or not a real time (the general parser then decides).
+
+    Days since 1970-01-01 from (y, m, d): with March as the first month of a shifted
+    year (y' = y - [m <= 2], m' = (m + 9) mod 12), days = 365 y' + y'//4 - y'//100 +
+    y'//400 + (153 m' + 2) // 5 + d - 719469 (the proleptic Gregorian calendar, as
+    polars). Values polars would reject (month 13, 30 February, second 60) fail the
+    range checks here, so both ways give the same result or this one gives up.
+    """
+    n = raw.len()
+    if n == 0 or raw.null_count():
+        return None
+    arrow = raw.to_arrow(compat_level=pl.CompatLevel.oldest())
+    offsets = np.frombuffer(arrow.buffers()[1], dtype=np.int64)[arrow.offset : arrow.offset + n + 1]
+    width = int(offsets[1] - offsets[0])
+    frac = _ISO_Z_LENGTHS.get(width)
+    if frac is None or int(offsets[-1] - offsets[0]) != width * n:
+        return None
+    if not bool((np.diff(offsets) == width).all()):
+        return None
+    text = np.frombuffer(arrow.buffers()[2], dtype=np.uint8)[offsets[0] : offsets[-1]]
+    grid = text.reshape(n, width)
+    seps = [*_SEPARATORS, (width - 1, ord("Z"))]
+    if frac:
+        seps.append((19, ord(".")))
+    for col, byte in seps:
+        if not bool((grid[:, col] == byte).all()):
+            return None
+    cols = [*_DIGIT_COLS, *range(20, 20 + frac)]
+    digits = grid[:, cols].astype(np.int64) - 48
+    if not bool(((digits >= 0) & (digits <= 9)).all()):
+        return None
+
+    def number(first: int, count: int) -> np.ndarray:
+        out = digits[:, first]
+        for i in range(first + 1, first + count):
+            out = out * 10 + digits[:, i]
+        return out
+
+    year, month, day = number(0, 4), number(4, 2), number(6, 2)
+    hour, minute, second = number(8, 2), number(10, 2), number(12, 2)
+    fraction = number(14, frac) * (10 ** (6 - frac)) if frac else 0
+    leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
+    month_days = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])
+    ok = (month >= 1) & (month <= 12)
+    if not bool(ok.all()):
+        return None
+    last_day = month_days[month] + (leap & (month == 2))
+    ok = (day >= 1) & (day <= last_day) & (hour <= 23) & (minute <= 59) & (second <= 59)
+    if not bool(ok.all()):
+        return None
+    y = year - (month <= 2)
+    m = (month + 9) % 12
+    days = 365 * y + y // 4 - y // 100 + y // 400 + (153 * m + 2) // 5 + day - 719469
+    micros = ((days * 24 + hour) * 60 + minute) * 60 + second
+    micros = micros * 1_000_000 + fraction
+    return pl.Series("v", micros, dtype=pl.Int64).cast(UTC_TS)
+
+
 def parse_times(raw: pl.Series, tz: str | None) -> tuple[pl.Series, bool]:
     """Any common time shape to UTC; returns the times and whether some had no offset."""
     zone = tz or "UTC"
@@ -262,8 +329,12 @@ def parse_times(raw: pl.Series, tz: str | None) -> tuple[pl.Series, bool]:
         return res.to_series().cast(UTC_TS), False
     if dtype != pl.String:
         return pl.Series(values=[None] * raw.len(), dtype=UTC_TS), False
-    # The common case first, as written: "2024-05-01T10:00:00.123Z" on polars' fast
-    # naive-ISO path. When that parses every value, nothing else is computed.
+    # The common case first, as written: "2024-05-01T10:00:00.123Z", from its bytes
+    # (about 4x faster than the format parser), else on polars' fast naive-ISO path.
+    # When that parses every value, nothing else is computed.
+    fast = _iso_z_fast(raw)
+    if fast is not None:
+        return fast, False
     v = pl.col("v")
     first = (
         frame.select(

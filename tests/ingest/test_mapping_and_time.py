@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
+import polars as pl
 import pytest
 
 from forensics.errors import ForensicsError
+from forensics.ingest.normalise import parse_times
 
 from .conftest import jsonl
 
@@ -170,3 +174,30 @@ def test_parquet_timestamps_keep_their_zone_and_naive_ones_take_tz(tmp_path, run
     run_ingest(folder, tz="Europe/Paris")
     got = dict(zip(events()["account_id"], map(str, events()["ts"]), strict=True))
     assert got == {"naive": "2024-05-01 10:00:00+00:00", "aware": "2024-05-01 03:00:00+00:00"}
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("2024-02-29T23:59:59Z", dt.datetime(2024, 2, 29, 23, 59, 59, tzinfo=dt.UTC)),
+        ("2000-03-01T00:00:00.125Z", dt.datetime(2000, 3, 1, 0, 0, 0, 125000, tzinfo=dt.UTC)),
+        (
+            "1969-12-31T23:59:59.999999Z",
+            dt.datetime(1969, 12, 31, 23, 59, 59, 999999, tzinfo=dt.UTC),
+        ),
+    ],
+)
+def test_iso_z_times_of_one_shape_parse_to_the_exact_utc_instant(text, expected):
+    times, naive = parse_times(pl.Series([text, text]), None)
+    assert times.to_list() == [expected, expected]
+    assert times.dtype == pl.Datetime("us", "UTC") and not naive
+
+
+def test_impossible_iso_z_time_among_good_ones_is_null_and_the_others_parse():
+    times, _ = parse_times(
+        pl.Series(
+            ["2024-05-01T10:00:00.000Z", "2023-02-29T10:00:00.000Z", "2024-05-01T25:00:00.000Z"]
+        ),
+        None,
+    )
+    assert times.to_list() == [dt.datetime(2024, 5, 1, 10, tzinfo=dt.UTC), None, None]
