@@ -9,6 +9,7 @@ import polars as pl
 import pytest
 
 from forensics.ingest.formats import READERS, sniff_reader
+from forensics.store import Store
 
 from .conftest import jsonl, quarantine_rows
 
@@ -371,3 +372,42 @@ def test_jsonl_late_field_is_read_when_remembered_key_fingerprints_share_table_s
         rows.append(row)
     run_ingest(write("late.jsonl", jsonl(rows)))
     assert events()["account_id"].to_list() == [f"acct-{i}" for i in range(500) if _late(i)]
+
+
+def test_jsonl_chunks_parsed_two_at_a_time_give_what_one_at_a_time_gives(
+    tmp_path, monkeypatch, tiny_samples
+):
+    # Fields that appear late, change type and break lines: each chunk must be read with
+    # the fields the chunks before it left, as in a sequential run, even though the
+    # next chunk's parse starts before this one's ends.
+    from forensics.ingest import jsonl as jsonl_reader
+    from forensics.ingest import pipeline
+
+    lines = []
+    for i in range(600):
+        row: dict = {"ts": f"2024-05-01T10:{i // 60 % 60:02d}:{i % 60:02d}Z", "request_id": f"r{i}"}
+        if i % 5:
+            row["user"] = f"acct-{i % 17}"  # the others are quarantined with their raw text
+        # A number, but text on one line the first chunk's sample misses: that chunk is
+        # read as text, and so are the chunks after it (their raw text shows it).
+        row["extra"] = "text" if i == 20 else i
+        if _late(i):
+            row["prompt_tokens"] = "many" if i % 2 else i
+            row["meta"] = {"deep": [i]}
+        line = json.dumps(row)
+        lines.append(line[:-3] if i % 97 == 50 else line)
+    path = tmp_path / "mixed.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+
+    def run(workers: int) -> tuple[pl.DataFrame, list]:
+        monkeypatch.setattr(jsonl_reader, "PARSE_WORKERS", workers)
+        store = tmp_path / f"store{workers}"
+        pipeline.ingest([str(path)], store)
+        frame = Store(store).scan_events().collect().sort("source_line")
+        return frame, sorted(quarantine_rows(store), key=lambda r: r["line"])
+
+    (ev1, q1), (ev2, q2) = run(1), run(2)
+    assert ev1.height > 300 and len(q1) > 20
+    assert all('"extra":"' in r["raw"] for r in q1 if r["reason"] == "missing_account_id")
+    assert ev2.equals(ev1)
+    assert q2 == q1
