@@ -19,7 +19,13 @@ import numpy as np
 import polars as pl
 
 from forensics.ingest.base import Batch, ReaderOptions, Reject
-from forensics.ingest.lines import LineChunk, byte_positions, iter_line_chunks, line_starts
+from forensics.ingest.lines import (
+    LineChunk,
+    byte_count,
+    byte_positions,
+    iter_line_chunks,
+    line_starts,
+)
 from forensics.ingest.threads import ordered_map
 
 
@@ -86,8 +92,21 @@ def max_openers_per_line(data: bytes) -> int:
     return int((np.diff(bounds) - 1).max())
 
 
-def _deep_suspects(data: bytes) -> bool:
-    """Whether some line has more openers than MAX_JSON_DEPTH (it may be nested that deep)."""
+def _deep_suspects(data: bytes, starts: np.ndarray | None = None) -> bool:
+    """Whether some line has more openers than MAX_JSON_DEPTH (it may be nested that deep).
+
+    The common case is settled by two counts: when every line (``starts``) begins with
+    ``{``, each holds at least one opener, so no line holds more than T - (L - 1) of the
+    chunk's T openers on L lines; flat objects give T - L + 1 = 1. Otherwise the openers
+    are counted line by line.
+    """
+    total = byte_count(data, 123) + byte_count(data, 91)
+    if total <= MAX_JSON_DEPTH:
+        return False
+    if starts is not None and starts.size and total - starts.size + 1 <= MAX_JSON_DEPTH:
+        firsts = np.frombuffer(data, dtype=np.uint8)[starts]
+        if bool((firsts == 123).all()):
+            return False
     return max_openers_per_line(data) > MAX_JSON_DEPTH
 
 
@@ -99,6 +118,8 @@ def has_escaped_nul(data: bytes) -> bool:
     search, about 5x faster: only the bytes after each backslash are compared, and
     text without any backslash is settled by one comparison pass)."""
     arr = np.frombuffer(data, dtype=np.uint8)
+    if not byte_count(data, 92):
+        return False
     slashes = byte_positions(data, 92)
     slashes = slashes[slashes + 5 < arr.size]
     if not slashes.size:
@@ -579,7 +600,7 @@ def parse_ndjson_chunk(
     lengths = np.diff(np.append(starts, len(data)))
     # Blank lines ("\n" or "\r\n") are skipped by the parser: number only the others.
     content = np.flatnonzero(lengths > 2) if bool((lengths <= 2).any()) else None
-    if b"\x00" not in data and not _deep_suspects(data):
+    if b"\x00" not in data and not _deep_suspects(data, starts):
         try:
             frame = (schema or _RunningSchema()).parse(data, starts, planned)
             expected = len(starts) if content is None else len(content)

@@ -48,17 +48,27 @@ class LineChunk:
 _scratch = threading.local()
 
 
-def byte_positions(data: bytes, byte: int) -> np.ndarray:
-    """Offsets of every occurrence of ``byte`` in ``data``, in order."""
+def _equal_mask(data: bytes, byte: int) -> np.ndarray:
+    """Where ``data`` holds ``byte`` (a view of a scratch mask, valid until the next call)."""
     arr = np.frombuffer(data, dtype=np.uint8)
-    # A per-thread scratch mask, reused: a fresh 32 MiB array per chunk costs page faults.
+    # A per-thread scratch mask, reused: a fresh 16 MiB array per chunk costs page faults.
     mask = getattr(_scratch, "mask", None)
     if mask is None or mask.size < arr.size:
         mask = np.empty(max(arr.size, CHUNK_BYTES + MAX_LINE_BYTES), dtype=bool)
         _scratch.mask = mask
     view = mask[: arr.size]
     np.equal(arr, byte, out=view)
-    return np.flatnonzero(view)
+    return view
+
+
+def byte_positions(data: bytes, byte: int) -> np.ndarray:
+    """Offsets of every occurrence of ``byte`` in ``data``, in order."""
+    return np.flatnonzero(_equal_mask(data, byte))
+
+
+def byte_count(data: bytes, byte: int) -> int:
+    """How many times ``byte`` occurs in ``data`` (faster than ``bytes.count``)."""
+    return int(np.count_nonzero(_equal_mask(data, byte)))
 
 
 def line_starts(data: bytes) -> np.ndarray:

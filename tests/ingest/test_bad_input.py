@@ -183,3 +183,15 @@ def test_opener_count_is_per_line_not_per_chunk():
     assert max_openers_per_line(b'{"a": [1]}\n' * 500) == 2
     assert max_openers_per_line(b'{"a": 1}\n' + b"[" * 130 + b"\n{}") == 130
     assert max_openers_per_line(b"no brackets\n\n") == 0
+
+
+def test_deep_line_among_flat_objects_is_suspected_and_many_flat_lines_are_not():
+    from forensics.ingest.jsonl import _deep_suspects
+    from forensics.ingest.lines import line_starts
+
+    flat = b'{"a": 1, "b": "x"}\n' * 1000
+    deep = b'{"z": ' + b"[" * 128 + b"]" * 128 + b"}\n"  # 129 openers on one line
+    for data in (flat, flat + deep, deep + flat, b"[" * 129 + b"\n"):
+        expected = data is not flat
+        assert _deep_suspects(data, line_starts(data)) is expected
+        assert _deep_suspects(data) is expected
