@@ -518,6 +518,17 @@ class _RunningSchema:
         ``planned``: ``sampled_schema(data, starts)``, when the caller has it already.
         """
         schema = dict(planned) if planned is not None else self.sampled_schema(data, starts)
+        if schema and all(_flat(d) for d in schema.values()):
+            # Read first; most chunks then show by a count that they hold no other field.
+            try:
+                frame = pl.read_ndjson(io.BytesIO(data), schema=schema)
+            except Exception:
+                frame = None
+            if frame is not None and (
+                _every_key_read(data, frame) or not self.late_keys(data, schema)
+            ):
+                self.fields.update(frame.schema)
+                return frame
         late = self.late_keys(data, schema)
         for name in late:
             schema[name] = pl.String()  # any JSON value reads as text
@@ -554,6 +565,39 @@ class _RunningSchema:
         for name, dtype in copied.items():
             running._add(running.fields, name, dtype)
         return running.fields
+
+
+def _flat(dtype: pl.DataType) -> bool:
+    """A type whose JSON values hold no keys: a scalar, or a list of scalars."""
+    if isinstance(dtype, pl.List | pl.Array):
+        dtype = dtype.inner  # type: ignore[assignment]
+    return not isinstance(dtype, pl.Struct | pl.List | pl.Array | pl.Object)
+
+
+def _every_key_read(data: bytes, frame: pl.DataFrame) -> bool:
+    """Whether ``frame`` (``data`` read with a schema of flat fields) holds every key of
+    ``data`` that has a value; False when that cannot be told this way.
+
+    Every key is written ``"key":`` (refused: any whitespace before a colon), so the
+    count C of quote-colon pairs, less those whose value starts with ``n`` (a null,
+    perhaps after one space), bounds the number of keys with a value, plus escaped
+    quotes before a colon inside strings. Each non-null cell of the frame comes from one
+    such key of a field in the schema, so with N non-null cells, C == N leaves no room
+    for a key outside the schema; any doubt (duplicate keys, nested values kept as text,
+    escaped quotes) makes C larger and the caller looks at the keys themselves.
+    """
+    arr = np.frombuffer(data, dtype=np.uint8)
+    colons = byte_positions(data, 58)
+    colons = colons[(colons >= 1) & (colons + 2 < arr.size)]
+    before = arr[colons - 1]
+    if bool(((before == 32) | (before == 9) | (before == 13)).any()):
+        return False
+    keys = colons[before == 34]
+    first, second = arr[keys + 1], arr[keys + 2]
+    nulls = int(np.count_nonzero((first == 110) | ((first == 32) & (second == 110))))
+    valued = keys.size - nulls
+    cells = frame.height * frame.width - int(frame.null_count().sum_horizontal()[0])
+    return valued == cells
 
 
 def _nested_field_count(dtype: pl.DataType) -> int:

@@ -411,3 +411,25 @@ def test_jsonl_chunks_parsed_two_at_a_time_give_what_one_at_a_time_gives(
     assert all('"extra":"' in r["raw"] for r in q1 if r["reason"] == "missing_account_id")
     assert ev2.equals(ev1)
     assert q2 == q1
+
+
+@pytest.mark.parametrize(
+    "text, complete",
+    [
+        ('{"a":1,"b":"x"}\n{"a":2,"b":null}\n', True),
+        ('{"a": 1, "b": "x"}\n{"a": null}\n', True),
+        ('{"a":1,"b":"x","c":3}\n', False),  # "c" is not in the schema
+        ('{"a":1,"b":"x"}\n{"a":1,"c":null}\n', True),  # a null "c" adds nothing
+        ('{"a":1,"b":"x" ,"c" :3}\n', False),  # a space before a colon: not told
+        ('{"a":1,"b":"say \\":3"}\n', False),  # an escaped quote before a colon: not told
+        ('{"a":1,"a":2,"b":"x"}\n', False),  # a duplicate key
+    ],
+)
+def test_key_count_tells_a_chunk_whose_every_valued_key_was_read(text, complete):
+    import io
+
+    from forensics.ingest.jsonl import _every_key_read
+
+    data = text.encode()
+    frame = pl.read_ndjson(io.BytesIO(data), schema={"a": pl.Int64, "b": pl.String})
+    assert _every_key_read(data, frame) is complete
