@@ -137,6 +137,9 @@ def view_edges(
     pairs: pl.DataFrame, signatures: dict[str, np.ndarray], nulls: dict[str, ViewNull]
 ) -> pl.DataFrame:
     """(a, b, view, similarity, excess) for every pair and view above the view's threshold."""
+    # Pairs in account order: one side's signature rows are then read in sequence, which
+    # measured 1.4x faster than random order on 5 M pairs.
+    pairs = pairs.select("a", "b").sort("a", "b")
     a = pairs["a"].to_numpy()
     b = pairs["b"].to_numpy()
     frames = []

@@ -66,6 +66,9 @@ class ClusterParams:
     # Leiden modularity resolution, per connected component. Low values keep one sparse
     # ring whole; two groups joined by a few weak edges still split (docs/detection.md).
     resolution: float = 0.5
+    # Each account enters the partition with its this many heaviest edges
+    # (communities.strongest_edges; 0: every edge).
+    partition_neighbours: int = 0
     # A community that is not reported is split again at twice the resolution, this many
     # times (pipeline._rings_at_resolutions): a small ring inside a loose crowd stands out.
     refine_depth: int = 2

@@ -107,25 +107,45 @@ def bulk_minhash(
     return sig
 
 
-def signature_similarity(sig: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+def signature_similarity(
+    sig: np.ndarray, a: np.ndarray, b: np.ndarray, threads: int = 2
+) -> np.ndarray:
     """Estimated Jaccard of account pairs (a[i], b[i]): the share of equal signature entries.
 
-    Pairs where either account has no tokens (an empty signature) get 0.
+    Pairs where either account has no tokens (an empty signature) get 0. Large inputs (the
+    graph step measures tens of millions of pairs in every view) are cut into runs of
+    blocks measured by ``threads`` threads at once: NumPy's gathers and comparisons release
+    the GIL, so both cores work.
     """
     num_perm = sig.shape[1]
-    empty_value = sig.dtype.type(MAX_HASH)
     out = np.empty(a.size, dtype=np.float64)
     # Blocks of pairs small enough for the cache: only the pairs' own rows are read, so
     # the cost follows the pairs, not the population.
     step = max(1, SIMILARITY_BLOCK_BYTES // (num_perm * sig.itemsize))
-    for s in range(0, a.size, step):
-        sa, sb = sig[a[s : s + step]], sig[b[s : s + step]]
-        block = out[s : s + step]
-        np.divide(np.count_nonzero(sa == sb, axis=1), num_perm, out=block)
-        # An empty signature is MAX_HASH everywhere; a non-empty one hardly ever starts
-        # with it, so only pairs whose first entry is MAX_HASH are checked in full.
-        maybe = np.flatnonzero((sa[:, 0] == empty_value) | (sb[:, 0] == empty_value))
-        if maybe.size:
-            empty = (sa[maybe] == empty_value).all(axis=1) | (sb[maybe] == empty_value).all(axis=1)
-            block[maybe[empty]] = 0.0
+    run = step * 64
+
+    def measure(start: int) -> None:
+        for s in range(start, min(start + run, a.size), step):
+            _similarity_block(sig, a[s : s + step], b[s : s + step], out[s : s + step])
+
+    starts = range(0, a.size, run)
+    if threads > 1 and len(starts) > 1:
+        with ThreadPoolExecutor(max_workers=threads) as pool:
+            list(pool.map(measure, starts))
+    else:
+        for start in starts:
+            measure(start)
     return out
+
+
+def _similarity_block(sig: np.ndarray, a: np.ndarray, b: np.ndarray, out: np.ndarray) -> None:
+    """signature_similarity of one block of pairs, written into ``out``."""
+    empty_value = sig.dtype.type(MAX_HASH)
+    sa, sb = sig[a], sig[b]
+    np.divide(np.count_nonzero(sa == sb, axis=1), sig.shape[1], out=out)
+    # An empty signature is MAX_HASH everywhere; a non-empty one hardly ever starts
+    # with it, so only pairs whose first entry is MAX_HASH are checked in full.
+    maybe = np.flatnonzero((sa[:, 0] == empty_value) | (sb[:, 0] == empty_value))
+    if maybe.size:
+        empty = (sa[maybe] == empty_value).all(axis=1) | (sb[maybe] == empty_value).all(axis=1)
+        out[maybe[empty]] = 0.0
