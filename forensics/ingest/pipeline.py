@@ -133,12 +133,15 @@ class _EventWriter:
     files of that size), and every buffer when all of them hold ``FLUSH_ROWS`` (the
     memory bound), and the days before the first day of a new batch (before its last day
     if the batch is in time order): they are most likely complete. Writing
-    happens in a background thread (at most ``IN_FLIGHT`` jobs handed over), so that
-    compressing Parquet overlaps with parsing the next batches.
+    happens in background threads (at most ``IN_FLIGHT`` flushes handed over), so that
+    compressing Parquet overlaps with parsing the next batches; a flush of several days
+    is shared by ``WRITERS`` threads (the last one, when nothing else is left to do, takes
+    half the time on two cores).
     """
 
     DAY_ROWS = 250_000
-    IN_FLIGHT = 2  # writes handed to the writer thread and not yet done
+    IN_FLIGHT = 2  # flushes handed to the writer threads and not yet done
+    WRITERS = 2
 
     def __init__(self, txn: Transaction) -> None:
         self.txn = txn
@@ -146,8 +149,10 @@ class _EventWriter:
         self.rows: dict[dt.date, int] = {}
         self.buffered = 0
         self.parts = 0
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="forensics-write")
-        self._pending: deque[Future[None]] = deque()
+        self._pool = ThreadPoolExecutor(
+            max_workers=self.WRITERS, thread_name_prefix="forensics-write"
+        )
+        self._pending: deque[list[Future[None]]] = deque()
 
     def add(self, events: pl.DataFrame) -> None:
         if events.height == 0:
@@ -172,7 +177,7 @@ class _EventWriter:
     def flush(self, days: list[dt.date] | None = None) -> None:
         """Hand the buffers of ``days`` (default: all) to the writer thread."""
         chosen = sorted(self.buffers) if days is None else sorted(days)
-        jobs: list[tuple[list[pl.DataFrame], Path]] = []
+        jobs: list[_Job] = []
         for day in chosen:
             rel = f"events/date={day.isoformat()}/part-{self.txn.txn_id}-{self.parts:05d}.parquet"
             jobs.append((self.buffers.pop(day), self.txn.stage(rel)))
@@ -181,13 +186,19 @@ class _EventWriter:
         if not jobs:
             return
         while len(self._pending) >= self.IN_FLIGHT:  # bounded memory
-            self._pending.popleft().result()
-        self._pending.append(self._pool.submit(_write_parts, jobs))
+            self._wait_first()
+        self._pending.append(
+            [self._pool.submit(_write_parts, share) for share in _shares(jobs, self.WRITERS)]
+        )
+
+    def _wait_first(self) -> None:
+        for future in self._pending.popleft():
+            future.result()
 
     def wait(self) -> None:
         """Wait for the writes in flight (and raise the first error, if any)."""
         while self._pending:
-            self._pending.popleft().result()
+            self._wait_first()
 
     def close(self) -> None:
         """Write what is left and wait for it."""
@@ -222,7 +233,22 @@ def _split_by_day(events: pl.DataFrame) -> tuple[list[tuple[dt.date, pl.DataFram
     return [(day, part) for (day,), part in groups.items()], False  # type: ignore[misc]
 
 
-def _write_parts(jobs: list[tuple[list[pl.DataFrame], Path]]) -> None:
+_Job = tuple[list[pl.DataFrame], Path]  # one part file: its frames and its staged path
+
+
+def _shares(jobs: list[_Job], n: int) -> list[list[_Job]]:
+    """``jobs`` dealt into at most ``n`` non-empty shares of about equal rows (largest
+    first, each to the share with the fewest rows so far)."""
+    shares: list[list[_Job]] = [[] for _ in range(n)]
+    rows = [0] * n
+    for job in sorted(jobs, key=lambda j: -sum(f.height for f in j[0])):
+        i = rows.index(min(rows))
+        shares[i].append(job)
+        rows[i] += sum(f.height for f in job[0])
+    return [share for share in shares if share]
+
+
+def _write_parts(jobs: list[_Job]) -> None:
     # zstd level 1: about half the CPU time of the default level for a file ~1% larger.
     for parts, path in jobs:
         frame = parts[0] if len(parts) == 1 else pl.concat(parts, rechunk=False)
