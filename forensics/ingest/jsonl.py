@@ -304,7 +304,7 @@ class _KnownPrints:
     another one holds is simply not held, and is looked at the slow way every time.
     """
 
-    BITS = 16
+    BITS = 12  # 4096 slots: a log has tens to hundreds of distinct key fingerprints
     _MUL = np.uint64(0x9E3779B97F4A7C15)
     _MUL_HI = np.uint64(0xC2B2AE3D27D4EB4F)
 
