@@ -518,18 +518,20 @@ class _RunningSchema:
         ``planned``: ``sampled_schema(data, starts)``, when the caller has it already.
         """
         schema = dict(planned) if planned is not None else self.sampled_schema(data, starts)
+        late: list[str] | None = None
         if schema and all(_flat(d) for d in schema.values()):
             # Read first; most chunks then show by a count that they hold no other field.
             try:
                 frame = pl.read_ndjson(io.BytesIO(data), schema=schema)
             except Exception:
                 frame = None
-            if frame is not None and (
-                _every_key_read(data, frame) or not self.late_keys(data, schema)
-            ):
-                self.fields.update(frame.schema)
-                return frame
-        late = self.late_keys(data, schema)
+            if frame is not None:
+                late = [] if _every_key_read(data, frame) else self.late_keys(data, schema)
+                if not late:
+                    self.fields.update(frame.schema)
+                    return frame
+        if late is None:
+            late = self.late_keys(data, schema)
         for name in late:
             schema[name] = pl.String()  # any JSON value reads as text
         frame = None
