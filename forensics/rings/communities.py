@@ -27,7 +27,8 @@ import igraph as ig
 import numpy as np
 import polars as pl
 
-LEIDEN_ITERATIONS = 10
+# igraph's default; each further iteration refines the partition a little and costs as much.
+LEIDEN_ITERATIONS = 2
 
 
 def strongest_edges(graph: pl.DataFrame, neighbours: int) -> pl.DataFrame:
