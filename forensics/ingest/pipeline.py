@@ -4,7 +4,7 @@ Per input: sha256 (skip it if the store already holds that content), pick the re
 (``--format`` or sniffing), then per batch: map and normalise (``normalise.py``; two
 batches at a time in threads, results in input order), drop request ids already seen (in
 the store, in this run, in this file), buffer events per UTC day and write zstd Parquet
-into the transaction's staging folder (in another thread). Rejected rows go to a
+into the transaction's staging folder (in two writer threads). Rejected rows go to a
 quarantine file staged in the same transaction. Nothing is visible in the store until the
 single commit at the end (``Store.transaction``), so an interrupted ingest changes nothing.
 Memory is bounded by the batch size and the day buffers, not by the input size.
@@ -175,7 +175,7 @@ class _EventWriter:
             self.flush(list(full))
 
     def flush(self, days: list[dt.date] | None = None) -> None:
-        """Hand the buffers of ``days`` (default: all) to the writer thread."""
+        """Hand the buffers of ``days`` (default: all) to the writer threads."""
         chosen = sorted(self.buffers) if days is None else sorted(days)
         jobs: list[_Job] = []
         for day in chosen:
