@@ -137,7 +137,9 @@ def find_rings(
     nulls: dict[str, ViewNull] = {
         v: view_null(v, signatures[v], sizes[v], token_dfs[v], params, rng) for v in used
     }
+    clock.lap("pairs", f"{all_pairs.height} candidate pairs pooled; view baselines")
     edges = view_edges(all_pairs, signatures, nulls)
+    clock.lap("edges", f"{edges.height} view edges (every pair measured in every view)")
     graph = combine(edges)
     clock.lap("graph", f"graph: {graph.height} edges from {all_pairs.height} candidate pairs")
     del pairs, all_pairs  # measured: 37M candidate pairs at full scale, not needed again
