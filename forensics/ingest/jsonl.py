@@ -489,7 +489,7 @@ class _RunningSchema:
     def _grown_by(self, sample: bytes) -> dict[str, pl.DataType]:
         # The schema alone (scan + collect_schema): reading the sample to get it builds its
         # frame too, which takes seconds for objects with thousands of distinct keys.
-        sampled = pl.scan_ndjson(io.BytesIO(sample), infer_schema_length=None).collect_schema()
+        sampled = pl.scan_ndjson(sample, infer_schema_length=None).collect_schema()
         schema = dict(self.fields)
         for name, dtype in sampled.items():
             self._add(schema, name, _bounded(dtype, self.MAX_NESTED_FIELDS))
@@ -522,7 +522,7 @@ class _RunningSchema:
         if schema and all(_flat(d) for d in schema.values()):
             # Read first; most chunks then show by a count that they hold no other field.
             try:
-                frame = pl.read_ndjson(io.BytesIO(data), schema=schema)
+                frame = pl.read_ndjson(data, schema=schema)
             except Exception:
                 frame = None
             if frame is not None:
@@ -539,12 +539,12 @@ class _RunningSchema:
             if not attempt:
                 break
             try:
-                frame = pl.read_ndjson(io.BytesIO(data), schema=attempt)
+                frame = pl.read_ndjson(data, schema=attempt)
                 break
             except Exception:
                 frame = None
         if frame is None:  # last resort: full inference
-            frame = pl.read_ndjson(io.BytesIO(data), infer_schema_length=None)
+            frame = pl.read_ndjson(data, infer_schema_length=None)
         empty = [k for k in late if k in frame.columns and frame[k].null_count() == frame.height]
         if empty:
             frame = frame.drop(empty)
