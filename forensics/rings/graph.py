@@ -133,49 +133,51 @@ def noise_floor(p0: float, num_perm: int, alpha: float) -> float:
     return float(above[0] / num_perm) if above.size else 1.0
 
 
+EDGE_SCHEMA = {
+    "a": pl.UInt32,
+    "b": pl.UInt32,
+    "view": pl.String,
+    "similarity": pl.Float64,
+    "excess": pl.Float64,
+}
+# Pairs measured at once: the thresholds take several float arrays of this length, so the
+# step's memory is bounded by it, not by the tens of millions of candidate pairs.
+EDGE_CHUNK = 1 << 22
+
+
 def view_edges(
     pairs: pl.DataFrame, signatures: dict[str, np.ndarray], nulls: dict[str, ViewNull]
 ) -> pl.DataFrame:
-    """(a, b, view, similarity, excess) for every pair and view above the view's threshold."""
-    # Pairs in account order: one side's signature rows are then read in sequence, which
-    # measured 1.4x faster than random order on 5 M pairs.
-    pairs = pairs.select("a", "b").sort("a", "b")
-    a = pairs["a"].to_numpy()
-    b = pairs["b"].to_numpy()
+    """(a, b, view, similarity, excess) for every pair and view above the view's threshold.
+
+    Pairs in account order (``candidates.unique_pairs``) are measured fastest: one side's
+    signature rows are then read in sequence (1.4x faster than random order on 5 M pairs).
+    """
+    a_all = pairs["a"].to_numpy()
+    b_all = pairs["b"].to_numpy()
     frames = []
-    for view, sig in signatures.items():
-        t_all = nulls[view].thresholds(a, b)
-        sim = signature_similarity(sig, a, b)
-        keep = sim > t_all
-        t = t_all[keep]
-        frames.append(
-            pl.DataFrame(
-                {
-                    "a": a[keep],
-                    "b": b[keep],
-                    "view": view,
-                    "similarity": sim[keep],
-                    "excess": (sim[keep] - t) / np.maximum(1e-9, 1.0 - t),
-                },
-                schema={
-                    "a": pl.UInt32,
-                    "b": pl.UInt32,
-                    "view": pl.String,
-                    "similarity": pl.Float64,
-                    "excess": pl.Float64,
-                },
+    for start in range(0, a_all.size, EDGE_CHUNK):
+        a = a_all[start : start + EDGE_CHUNK]
+        b = b_all[start : start + EDGE_CHUNK]
+        for view, sig in signatures.items():
+            t_all = nulls[view].thresholds(a, b)
+            sim = signature_similarity(sig, a, b)
+            keep = sim > t_all
+            t = t_all[keep]
+            frames.append(
+                pl.DataFrame(
+                    {
+                        "a": a[keep],
+                        "b": b[keep],
+                        "view": view,
+                        "similarity": sim[keep],
+                        "excess": (sim[keep] - t) / np.maximum(1e-9, 1.0 - t),
+                    },
+                    schema=EDGE_SCHEMA,
+                )
             )
-        )
     if not frames:
-        return pl.DataFrame(
-            schema={
-                "a": pl.UInt32,
-                "b": pl.UInt32,
-                "view": pl.String,
-                "similarity": pl.Float64,
-                "excess": pl.Float64,
-            }
-        )
+        return pl.DataFrame(schema=EDGE_SCHEMA)
     return pl.concat(frames)
 
 

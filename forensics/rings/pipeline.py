@@ -19,7 +19,7 @@ from forensics import __version__
 from forensics.console import quiet_from_env, stderr
 from forensics.errors import ForensicsError
 from forensics.features.compute import account_features
-from forensics.rings.candidates import candidate_pairs
+from forensics.rings.candidates import candidate_pairs, pair_key, unique_pairs
 from forensics.rings.communities import communities
 from forensics.rings.evidence import RingFacts, build_rings_table
 from forensics.rings.graph import ViewNull, combine, view_edges, view_null
@@ -128,11 +128,8 @@ def find_rings(
         # a view's token frames are large (40M rows for the prompt view at full scale):
         # released before the next view is built, not after it
         del source, vt, rows
-    all_pairs = (
-        pl.concat(pairs).unique()
-        if pairs
-        else pl.DataFrame(schema={"a": pl.UInt32, "b": pl.UInt32})
-    )
+    # every view's pairs, each once, in account order (view_edges reads them in that order)
+    all_pairs = unique_pairs([p.select(pair_key(pl.col("a"), pl.col("b"))) for p in pairs])
     rng = np.random.default_rng(params.seed)
     nulls: dict[str, ViewNull] = {
         v: view_null(v, signatures[v], sizes[v], token_dfs[v], params, rng) for v in used
