@@ -287,17 +287,12 @@ def build_rings_table(
     )
     flagged = events.join(members.lazy(), on="account_id")
     example_key = pl.struct("account_id", "ts").hash(7).alias("_key")
-    totals_q = flagged.group_by("ring_id").agg(
-        pl.col("ts").min().alias("first_seen"),
-        pl.col("ts").max().alias("last_seen"),
-        pl.len().cast(pl.Int64).alias("requests"),
-        pl.col("output_tokens").sum().cast(pl.Int64).alias("output_tokens"),
-    )
-    timeline_q = (
-        flagged.group_by("ring_id", pl.col("ts").dt.date().alias("date"), "account_id")
-        .agg(pl.len().alias("n"))
-        .group_by("ring_id", "date")
-        .agg(pl.col("n").sum().alias("requests"), pl.len().alias("accounts"))
+    # per member and day: the timeline, and the ring totals summed from it (one pass)
+    daily_q = flagged.group_by("ring_id", pl.col("ts").dt.date().alias("date"), "account_id").agg(
+        pl.len().alias("n"),
+        pl.col("ts").min().alias("_first"),
+        pl.col("ts").max().alias("_last"),
+        pl.col("output_tokens").sum().alias("_out"),
     )
     if templates is None:
         templates_q = (
@@ -313,11 +308,19 @@ def build_rings_table(
     models_q = _per_account(flagged, pl.col("model"))
     # One query at a time: collect_all would share the join of events and members between
     # them by caching it, i.e. hold the members' events (8.9 GB at 36M events).
-    queries = [totals_q, timeline_q, ips_q, agents_q, models_q]
+    queries = [daily_q, ips_q, agents_q, models_q]
     queries += [templates_q] if templates is None else []
-    totals_df, timeline_df, ips, agents, models, *own_templates = [
-        q.collect(engine="streaming") for q in queries
-    ]
+    daily, ips, agents, models, *own_templates = [q.collect(engine="streaming") for q in queries]
+    timeline_df = daily.group_by("ring_id", "date").agg(
+        pl.col("n").sum().alias("requests"), pl.len().alias("accounts")
+    )
+    totals_df = daily.group_by("ring_id").agg(
+        pl.col("_first").min().alias("first_seen"),
+        pl.col("_last").max().alias("last_seen"),
+        pl.col("n").sum().cast(pl.Int64).alias("requests"),
+        pl.col("_out").sum().cast(pl.Int64).alias("output_tokens"),
+    )
+    del daily
     if own_templates:
         templates_q = own_templates[0].lazy()
     totals = {r["ring_id"]: r for r in totals_df.iter_rows(named=True)}
