@@ -256,6 +256,9 @@ def _iso_z_fast(raw: pl.Series) -> pl.Series | None:
     n = raw.len()
     if n == 0 or raw.null_count():
         return None
+    head = raw[0]
+    if len(head) not in _ISO_Z_LENGTHS or not head.endswith("Z"):
+        return None  # another shape (a web-log time, an offset): no copy to find out
     arrow = raw.to_arrow(compat_level=pl.CompatLevel.oldest())
     offsets = np.frombuffer(arrow.buffers()[1], dtype=np.int64)[arrow.offset : arrow.offset + n + 1]
     width = int(offsets[1] - offsets[0])
