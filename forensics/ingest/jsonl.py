@@ -25,6 +25,7 @@ from forensics.ingest.lines import (
     byte_positions,
     iter_line_chunks,
     line_starts,
+    pair_count,
 )
 from forensics.ingest.threads import ordered_map
 
@@ -590,6 +591,14 @@ def _every_key_read(data: bytes, frame: pl.DataFrame) -> bool:
     """
     if len(data) < 4:
         return False
+    cells = frame.height * frame.width - int(frame.null_count().sum_horizontal()[0])
+    # First by counts alone: raw tabs and carriage returns (whitespace between tokens:
+    # strings cannot hold them) and spaces before a colon ruled out, the quote-colon
+    # pairs are at least every key; as many as the cells leaves none outside the schema
+    # and none with a null value. Otherwise nulls are told apart, one colon at a time.
+    if b"\t" not in data and b"\r" not in data and not pair_count(data, b" :"):
+        if pair_count(data, b'":') == cells:
+            return True
     colons = byte_positions(data, 58)
     colons = colons[(colons >= 1) & (colons + 2 < len(data))]
     # One gather per colon: the 4 bytes from the one before it (unaligned uint32 view).
@@ -601,7 +610,6 @@ def _every_key_read(data: bytes, frame: pl.DataFrame) -> bool:
     first = after & 0xFF
     nulls = int(np.count_nonzero((first == 110) | (after == 0x6E20)))  # "n" or " n"
     valued = after.size - nulls
-    cells = frame.height * frame.width - int(frame.null_count().sum_horizontal()[0])
     return valued == cells
 
 

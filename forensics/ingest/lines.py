@@ -71,6 +71,27 @@ def byte_count(data: bytes, byte: int) -> int:
     return int(np.count_nonzero(_equal_mask(data, byte)))
 
 
+def pair_count(data: bytes, pair: bytes) -> int:
+    """How many times the two bytes ``pair`` occur in ``data`` (two uint16 passes, at even
+    and odd offsets; occurrences may overlap)."""
+    value = int.from_bytes(pair, "little")
+    size = len(data) // 2
+    mask = getattr(_scratch, "mask", None)
+    if mask is None or mask.size < size:
+        mask = np.empty(max(len(data), CHUNK_BYTES + MAX_LINE_BYTES), dtype=bool)
+        _scratch.mask = mask
+    total = 0
+    for offset in (0, 1):
+        count = (len(data) - offset) // 2
+        if count <= 0:
+            continue
+        words = np.frombuffer(data, dtype="<u2", count=count, offset=offset)
+        view = mask[:count]
+        np.equal(words, value, out=view)
+        total += int(np.count_nonzero(view))
+    return total
+
+
 def line_starts(data: bytes) -> np.ndarray:
     """Byte offsets where each line of ``data`` begins (``data`` ends with a newline)."""
     ends = byte_positions(data, 10)

@@ -423,6 +423,8 @@ def test_jsonl_chunks_parsed_two_at_a_time_give_what_one_at_a_time_gives(
         ('{"a":1,"b":"x" ,"c" :3}\n', False),  # a space before a colon: not told
         ('{"a":1,"b":"say \\":3"}\n', False),  # an escaped quote before a colon: not told
         ('{"a":1,"a":2,"b":"x"}\n', False),  # a duplicate key
+        ('{"a":1,\t"c":3,"b":"x"}\r\n', False),  # tabs and CRs between tokens
+        ('{"a":1,"b":":x"}\n', False),  # a value starting with a colon: not told
     ],
 )
 def test_key_count_tells_a_chunk_whose_every_valued_key_was_read(text, complete):
