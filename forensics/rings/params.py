@@ -66,10 +66,6 @@ class ClusterParams:
     # Leiden modularity resolution, per connected component. Low values keep one sparse
     # ring whole; two groups joined by a few weak edges still split (docs/detection.md).
     resolution: float = 0.5
-    # Each account enters the partition with its this many heaviest edges
-    # (communities.strongest_edges; 0: every edge). At full scale (10.9 M edges, median
-    # degree 76) 16 keeps 2.8 M edges and cut Leiden's time 4x with the same rings.
-    partition_neighbours: int = 16
     # A community that is not reported is split again at twice the resolution, this many
     # times (pipeline._rings_at_resolutions): a small ring inside a loose crowd stands out.
     refine_depth: int = 2

@@ -268,9 +268,7 @@ def _rings_at_resolutions(
     traffic_rows = traffic_frame(events, index)
     scores: list[RingScore] = []
     kept_parts: list[pl.DataFrame] = []
-    pending = communities(
-        graph, params.resolution, params.min_ring_size, params.seed, params.partition_neighbours
-    )
+    pending = communities(graph, params.resolution, params.min_ring_size, params.seed)
     resolution = params.resolution
     next_id = 0
     for depth in range(params.refine_depth + 1):
@@ -301,9 +299,7 @@ def _rings_at_resolutions(
             graph, unresolved.filter(pl.col("community").is_in(big["community"].implode()))
         )
         for sub in inner.values():
-            split = communities(
-                sub, resolution, params.min_ring_size, params.seed, params.partition_neighbours
-            )
+            split = communities(sub, resolution, params.min_ring_size, params.seed)
             if split["community"].n_unique() > 1:
                 parts.append(split.with_columns(pl.col("community") + 1_000_000 * len(parts)))
         pending = (
@@ -364,7 +360,7 @@ def _split_merged(
         whole = assignment.filter(pl.col("community") == ring.community)["account"].to_numpy()
         inside = pl.Series(whole).implode()
         sub = graph.filter(pl.col("a").is_in(inside) & pl.col("b").is_in(inside))
-        split = communities(sub, 2 * params.resolution, 2, params.seed, params.partition_neighbours)
+        split = communities(sub, 2 * params.resolution, 2, params.seed)
         fragments = [
             g["account"].to_numpy() for _, g in split.group_by("community", maintain_order=True)
         ]
