@@ -301,7 +301,7 @@ class _KnownPrints:
 
     A direct-mapped table: slot ``hash(lo, hi) >> 48`` holds one fingerprint (``lo`` = 0
     marks an empty slot: a fingerprint ends in a quote, so it is never 0). Membership is a
-    gather and a comparison per key (a few ms per 32 MB chunk); a fingerprint whose slot
+    gather and a comparison per key (a few ms per 16 MiB chunk); a fingerprint whose slot
     another one holds is simply not held, and is looked at the slow way every time.
     """
 
