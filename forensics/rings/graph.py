@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
+from forensics.rings.candidates import pair_key
 from forensics.rings.params import ClusterParams
 from forensics.rings.signatures import signature_similarity
 
@@ -182,13 +183,22 @@ def view_edges(
 
 
 def combine(edges: pl.DataFrame, weights: dict[str, float] | None = None) -> pl.DataFrame:
-    """(a, b, weight, views): one row per pair, the sum of its views' excess similarity."""
+    """(a, b, weight): one row per pair, sorted, the sum of its views' excess similarity.
+
+    Grouped on one 64-bit pair key (``candidates.pair_key``): a group-by on the two index
+    columns took several times the time and memory at full scale (11 M view edges).
+    """
     w = pl.col("excess")
     if weights:
         w = w * pl.col("view").replace_strict(weights, default=1.0, return_dtype=pl.Float64)
     return (
-        edges.group_by("a", "b")
-        .agg(w.sum().alias("weight"), pl.col("view").sort().alias("views"))
+        edges.group_by(pair_key(pl.col("a"), pl.col("b")))
+        .agg(w.sum().alias("weight"))
         .filter(pl.col("weight") > 0)
-        .sort("a", "b")
+        .sort("key")
+        .select(
+            (pl.col("key") // (1 << 32)).cast(pl.UInt32).alias("a"),
+            (pl.col("key") % (1 << 32)).cast(pl.UInt32).alias("b"),
+            "weight",
+        )
     )
