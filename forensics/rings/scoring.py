@@ -82,25 +82,35 @@ class RingScore:
     reason: str = ""
 
 
+def community_lookup(assignment: pl.DataFrame, size: int) -> np.ndarray:
+    """community_lookup(...)[account] = its community in ``assignment``, -1 when it has none."""
+    lookup = np.full(size, -1, dtype=np.int64)
+    lookup[assignment["account"].to_numpy()] = assignment["community"].to_numpy()
+    return lookup
+
+
 def member_affinity(graph: pl.DataFrame, assignment: pl.DataFrame) -> pl.DataFrame:
-    """(account, community, affinity): the share of the account's weight inside its community."""
-    both = pl.concat(
-        [
-            graph.select(pl.col("a").alias("x"), pl.col("b").alias("y"), "weight"),
-            graph.select(pl.col("b").alias("x"), pl.col("a").alias("y"), "weight"),
-        ]
-    )
-    comm = assignment.rename({"account": "x", "community": "cx"})
-    return (
-        both.join(comm, on="x")
-        .join(assignment.rename({"account": "y", "community": "cy"}), on="y", how="left")
-        .group_by("x", "cx")
-        .agg(
-            (
-                pl.col("weight").filter(pl.col("cy") == pl.col("cx")).sum() / pl.col("weight").sum()
-            ).alias("affinity")
-        )
-        .rename({"x": "account", "cx": "community"})
+    """(account, community, affinity): the share of the account's weight inside its community.
+
+    Accounts are dense indices, so both sums are bincounts over the edge list (one pass,
+    no joins: at full scale 10.9 M edges are scored several times per run).
+    """
+    a, b = graph["a"].to_numpy(), graph["b"].to_numpy()
+    w = graph["weight"].to_numpy()
+    size = int(max(assignment["account"].max() or 0, a.max(initial=0), b.max(initial=0))) + 1
+    lookup = community_lookup(assignment, size)
+    total = np.bincount(a, w, size) + np.bincount(b, w, size)
+    same = (lookup[a] == lookup[b]) & (lookup[a] >= 0)
+    inside = np.bincount(a[same], w[same], size) + np.bincount(b[same], w[same], size)
+    accounts = assignment["account"].to_numpy()
+    linked = total[accounts] > 0
+    return pl.DataFrame(
+        {
+            "account": accounts[linked],
+            "community": assignment["community"].to_numpy()[linked],
+            "affinity": inside[accounts[linked]] / total[accounts[linked]],
+        },
+        schema={"account": pl.UInt32, "community": pl.UInt32, "affinity": pl.Float64},
     )
 
 
