@@ -86,13 +86,19 @@ class RequestIdIndex:
             self._deferred.append(hashes)
             return np.ones(hashes.size, dtype=bool)
         self.settle()
-        # Work on sorted hashes: binary searches of sorted keys are cache-friendly, and the
-        # first of equal hashes (stable sort) is the first occurrence in the batch.
-        order = np.argsort(hashes, kind="stable")
-        ordered = hashes[order]
+        # Work on sorted hashes: binary searches of sorted keys are cache-friendly. Nearly
+        # always every id is new and differs from the others in the batch: a plain sort
+        # shows it and the positions of the rows never matter (no stable argsort).
+        ordered = np.sort(hashes)
         first = np.ones(ordered.size, dtype=bool)
         first[1:] = ordered[1:] != ordered[:-1]
-        keep_sorted = first & ~self.contains(ordered)
+        found = self.contains(ordered)
+        if bool(first.all()) and not bool(found.any()):
+            self.add(ordered)
+            return np.ones(hashes.size, dtype=bool)
+        # Some row goes: the first of equal hashes (stable sort) is the first occurrence.
+        order = np.argsort(hashes, kind="stable")
+        keep_sorted = first & ~found
         self.add(ordered[keep_sorted])
         keep = np.empty(ordered.size, dtype=bool)
         keep[order] = keep_sorted
