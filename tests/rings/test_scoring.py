@@ -118,12 +118,18 @@ def _switch_events() -> pl.LazyFrame:
     return pl.DataFrame(rows, schema=["ts", "account_id", "model"], orient="row").lazy()
 
 
-def test_fleet_switch_matches_accounts_that_moved_in_the_same_day_after_release():
+def _switch_index() -> tuple[pl.LazyFrame, pl.Series, pl.DataFrame]:
+    """The switch events, their sorted account ids and the (account_id, idx) index."""
     events = _switch_events()
     ids = events.select(pl.col("account_id").unique().sort()).collect().to_series()
     index = pl.DataFrame(
         {"account_id": ids, "idx": pl.arange(0, ids.len(), dtype=pl.UInt32, eager=True)}
     )
+    return events, ids, index
+
+
+def test_fleet_switch_matches_accounts_that_moved_in_the_same_day_after_release():
+    events, ids, index = _switch_index()
     value, null = switch_evidence(events, index, PARAMS)
     at = dict(zip(ids.to_list(), value[:, 0].tolist(), strict=True))
     empty = np.iinfo(np.uint32).max
@@ -224,11 +230,7 @@ def test_a_declared_team_caught_in_a_ring_is_left_out_and_a_ring_of_one_org_is_n
 
 
 def test_a_few_accounts_switching_on_a_busy_day_are_no_surprise_but_a_fleet_is():
-    events = _switch_events()
-    ids = events.select(pl.col("account_id").unique().sort()).collect().to_series()
-    index = pl.DataFrame(
-        {"account_id": ids, "idx": pl.arange(0, ids.len(), dtype=pl.UInt32, eager=True)}
-    )
+    events, ids, index = _switch_index()
     value, null = switch_evidence(events, index, PARAMS)
     fleet = index.filter(pl.col("account_id").str.starts_with("fleet"))["idx"].to_numpy()
     # 10 of 41 accounts switched on release day (q = 0.24): three of them together are
