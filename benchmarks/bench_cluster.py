@@ -72,20 +72,19 @@ def signature_step(store: Path, limit: int | None) -> None:
         if st.scan_events().select(pl.col("prompt").is_not_null().any()).collect().item()
         else "infra"
     )
-    tokens = build_view(view, st.scan_events(), st.scan_accounts(), params).tokens
-    accounts = tokens["account_id"].unique().sort()
+    vt = build_view(view, st.scan_events(), st.scan_accounts(), params)
+    # the first ``limit`` accounts that have tokens, numbered 0..n-1 in account order
+    owners = vt.tokens["idx"].unique().sort()
     if limit:
-        accounts = accounts.head(limit)
-    rows = tokens.join(
+        owners = owners.head(limit)
+    rows = vt.tokens.join(
         pl.DataFrame(
-            {
-                "account_id": accounts,
-                "idx": pl.arange(0, accounts.len(), dtype=pl.UInt32, eager=True),
-            }
+            {"idx": owners, "row": pl.arange(0, owners.len(), dtype=pl.UInt32, eager=True)}
         ),
-        on="account_id",
-    ).sort("idx")
-    idx, hv = rows["idx"].to_numpy(), rows["token"].to_numpy()
+        on="idx",
+    ).sort("row")
+    accounts = owners
+    idx, hv = rows["row"].to_numpy(), rows["token"].to_numpy()
     perms = permutations(params.num_perm, params.seed)
     print(f"signature step: view {view}, {accounts.len()} accounts, {rows.height} tokens, "
           f"{params.num_perm} permutations")  # fmt: skip

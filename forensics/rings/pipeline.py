@@ -35,7 +35,7 @@ from forensics.rings.scoring import (
     traffic_frame,
 )
 from forensics.rings.signatures import bulk_minhash, permutations
-from forensics.rings.views import available_views, build_view
+from forensics.rings.views import account_index, available_views, build_view
 from forensics.schema import RING_EDGE_SCHEMA, RING_MEMBER_SCHEMA
 from forensics.store import Store, utc_now_iso, write_json_atomic, write_parquet_atomic
 
@@ -96,9 +96,8 @@ def find_rings(
     ``templates`` (``AccountFeatures.templates``) saves the evidence a pass over the prompts.
     """
     clock = clock or _Clock(quiet=True)
-    ids = events.select(pl.col("account_id").drop_nulls().unique().sort()).collect().to_series()
-    n = ids.len()
-    index = pl.DataFrame({"account_id": ids, "idx": pl.arange(0, n, dtype=pl.UInt32, eager=True)})
+    index = account_index(events)
+    n = index.height
     available = available_views(events, accounts)
     used = [v for v in params.views if v in available]
     perms = permutations(params.num_perm, params.seed)
@@ -110,8 +109,8 @@ def find_rings(
     for view in used:
         # the prompt view reads only the prompts it samples (bounded memory at any scale)
         source = prompt_sample(events, params) if view == "prompt" else events
-        vt = build_view(view, source, accounts, params)
-        rows = vt.tokens.join(index, on="account_id")
+        vt = build_view(view, source, accounts, params, index)
+        rows = vt.tokens
         sig = bulk_minhash(rows["idx"].to_numpy(), rows["token"].to_numpy(), n, perms, threads=2)
         clock.lap(f"view_{view}", f"view {view}: {vt.accounts} accounts, {vt.tokens_kept} tokens")
         found = candidate_pairs(sig, params)

@@ -22,20 +22,25 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import polars as pl
 
 from forensics.rings.params import ClusterParams
 
 _IPV4_24 = r"^(\d{1,3}\.\d{1,3}\.\d{1,3})\.\d{1,3}$"
 TOKEN_SEED = 0x5EED
+_SHIFT = 1 << 32  # an (account, token) pair as one key: idx * _SHIFT + token
 
 
 @dataclass
 class ViewTokens:
-    """One view's tokens: unique (account_id, token, df) rows, and how many were dropped."""
+    """One view's tokens: unique (account, token, df) rows, and how many were dropped."""
 
     name: str
-    tokens: pl.DataFrame  # account_id: String, token: UInt64 (a 32-bit hash), df: UInt32
+    # idx: UInt32 (the account's row in ``index``), token: UInt64 (a 32-bit hash), df: UInt32,
+    # in account order
+    tokens: pl.DataFrame
+    index: pl.DataFrame  # account_id, idx
     accounts: int
     tokens_kept: int
     tokens_dropped: int
@@ -232,31 +237,109 @@ def available_views(events: pl.LazyFrame, accounts: pl.LazyFrame | None) -> list
     return views
 
 
+def account_index(events: pl.LazyFrame) -> pl.DataFrame:
+    """Every account of ``events`` once, sorted, with its row in the signature matrix (``idx``)."""
+    ids = events.select(pl.col("account_id").drop_nulls().unique().sort()).collect().to_series()
+    return pl.DataFrame(
+        {"account_id": ids, "idx": pl.arange(0, ids.len(), dtype=pl.UInt32, eager=True)}
+    )
+
+
+def _coded(frame: pl.LazyFrame, index: pl.DataFrame) -> pl.LazyFrame:
+    """``frame`` with its account ids replaced by their ``idx`` (UInt32; rows without one dropped)."""
+    return (
+        frame.join(index.lazy(), on="account_id")
+        .with_columns(pl.col("idx").alias("account_id"))
+        .drop("idx")
+    )
+
+
+def _extended(index: pl.DataFrame, accounts: pl.LazyFrame | None) -> pl.DataFrame:
+    """``index`` plus the accounts that have records but no events, numbered after it.
+
+    Their tokens count in each token's document frequency (as every account's do) but
+    never reach a signature.
+    """
+    if accounts is None:
+        return index
+    extra = (
+        accounts.select(pl.col("account_id").drop_nulls().unique().sort())
+        .join(index.lazy(), on="account_id", how="anti")
+        .collect()
+        .to_series()
+    )
+    n = index.height
+    return pl.concat(
+        [
+            index,
+            pl.DataFrame(
+                {
+                    "account_id": extra,
+                    "idx": pl.arange(n, n + extra.len(), dtype=pl.UInt32, eager=True),
+                }
+            ),
+        ]
+    )
+
+
 def build_view(
-    name: str, events: pl.LazyFrame, accounts: pl.LazyFrame | None, params: ClusterParams
+    name: str,
+    events: pl.LazyFrame,
+    accounts: pl.LazyFrame | None,
+    params: ClusterParams,
+    index: pl.DataFrame | None = None,
 ) -> ViewTokens:
-    """Unique (account, token) pairs of one view, common tokens and thin accounts dropped."""
+    """Unique (account, token) pairs of one view, common tokens and thin accounts dropped.
+
+    Accounts are numbered by ``index`` (``account_index(events)`` when not given) before the
+    pairs are made unique: each pair is one 64-bit key, ``idx * 2^32 + token`` (tokens are
+    32-bit), and a unique over one integer column is an order of magnitude faster than over
+    (string, integer) rows (1.5 s against 17-26 s for the prompt view's 61M rows at full
+    scale). The keys come out sorted, so the rows are in account order.
+    """
+    index = account_index(events) if index is None else index
+    coding = _extended(index, accounts if name in ("infra", "behaviour") else None)
     if name == "prompt":
-        raw = prompt_tokens(events, params)
+        # the prompt view's rows are few (a sample per account) before they are shingled
+        raw = prompt_tokens(_coded(events, coding), params)
     elif name == "infra":
-        raw = infra_tokens(events, accounts, params)
+        raw = _coded(infra_tokens(events, accounts, params), coding)
     elif name == "timing":
-        raw = timing_tokens(events, params)
+        raw = _coded(timing_tokens(events, params), coding)
     elif name == "behaviour":
-        raw = behaviour_tokens(events, accounts, params)
+        raw = _coded(behaviour_tokens(events, accounts, params), coding)
     else:
         raise ValueError(f"unknown view {name!r}")
-    pairs = raw.unique().collect()
-    n_accounts = pairs["account_id"].n_unique()
+    keys = (
+        raw.select((pl.col("account_id").cast(pl.UInt64) * _SHIFT + pl.col("token")).alias("key"))
+        .collect()
+        .to_series()
+        .unique()
+        .sort()
+    )
+    pairs = pl.DataFrame(
+        {"idx": (keys // _SHIFT).cast(pl.UInt32), "token": keys % _SHIFT},
+    )
+    del keys
+    owners = pairs["idx"].to_numpy()
+    n_accounts = int(np.count_nonzero(np.bincount(owners))) if owners.size else 0
     cap = max(2, int(params.max_token_share * n_accounts))
     with_df = pairs.with_columns(pl.len().over("token").cast(pl.UInt32).alias("df"))
-    kept = with_df.filter(pl.col("df") <= cap)
-    dropped_tokens = with_df.filter(pl.col("df") > cap)["token"].n_unique()
-    kept = kept.filter(pl.len().over("account_id") >= params.min_account_tokens)
+    common = with_df["df"] > cap
+    dropped_tokens = with_df.filter(common)["token"].n_unique()
+    kept = with_df.filter(~common)
+    per_account = np.bincount(kept["idx"].to_numpy(), minlength=coding.height)
+    enough = per_account >= params.min_account_tokens
+    kept = kept.filter(pl.Series(enough[kept["idx"].to_numpy()]))
+    n_kept = int(np.count_nonzero(enough & (per_account > 0)))
+    tokens_kept = kept["token"].n_unique()
+    # accounts with records but no events counted above; they have no signature row
+    kept = kept.filter(pl.col("idx") < index.height)
     return ViewTokens(
         name=name,
         tokens=kept,
-        accounts=kept["account_id"].n_unique(),
-        tokens_kept=kept["token"].n_unique(),
+        index=index,
+        accounts=n_kept,
+        tokens_kept=tokens_kept,
         tokens_dropped=dropped_tokens,
     )
