@@ -9,8 +9,12 @@ parses the good lines natively again. Nested objects become struct columns, so t
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
+import mmap
+import os
+from collections import deque
 from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, BinaryIO
@@ -18,6 +22,7 @@ from typing import Any, BinaryIO
 import numpy as np
 import polars as pl
 
+from forensics.ingest import lines
 from forensics.ingest.base import Batch, ReaderOptions, Reject
 from forensics.ingest.lines import (
     LineChunk,
@@ -25,6 +30,7 @@ from forensics.ingest.lines import (
     byte_positions,
     iter_line_chunks,
     line_starts,
+    map_file,
     pair_count,
 )
 from forensics.ingest.threads import ordered_map
@@ -85,7 +91,8 @@ def max_openers_per_line(data: bytes) -> int:
     Deleting every other byte but newlines leaves a short string such as ``{{\n{\n``: the
     gaps between its newlines are the per-line counts.
     """
-    kept = np.frombuffer(data.translate(None, _NOT_OPENER_OR_NEWLINE), dtype=np.uint8)
+    text = data if isinstance(data, bytes) else bytes(data)
+    kept = np.frombuffer(text.translate(None, _NOT_OPENER_OR_NEWLINE), dtype=np.uint8)
     if kept.size == 0:
         return 0
     newlines = np.flatnonzero(kept == 10)
@@ -158,41 +165,276 @@ class JsonlReader:
             yield from read_json_array(buffered)
             return
         schema = _RunningSchema(options.fields)
+        mapped = map_file(buffered) if SCAN_WHOLE_FILES else None
+        if mapped is not None:
+            if buffered.tell() == 0:
+                yield from _read_scanned(buffered, mapped, schema)
+                return
+            mapped.close()
+        yield from _read_chunks(iter_line_chunks(buffered), schema)
 
-        def planned() -> Iterator[_Plan]:
-            # Chunk i is read with the fields known after chunks 0 .. i-1. So that chunks
-            # can be parsed at the same time, that is guessed ahead: the fields chunk i-1
-            # will leave if it is read with its sampled schema and no late field (nearly
-            # always); the guess is checked in order below, and a wrong one costs a re-read.
-            assumed = dict(schema.fields)
-            for chunk in iter_line_chunks(buffered):
-                known = schema.copy()  # fingerprints learnt so far: they only save time
-                known.fields = dict(assumed)
-                sampled = known.plan(chunk.data, chunk.starts) if chunk.data else None
-                yield _Plan(chunk, known, assumed, sampled)
-                if sampled is not None:
-                    assumed = _RunningSchema.fields_after(assumed, sampled)
 
-        def parse(_i: int, plan: _Plan) -> tuple[TextBatch, _Plan]:
-            chunk = plan.chunk
+def _read_chunks(chunks: Iterator[LineChunk], schema: _RunningSchema) -> Iterator[TextBatch]:
+    """Parse chunks of lines one by one (two at a time), growing ``schema`` as they go."""
+
+    def planned() -> Iterator[_Plan]:
+        # Chunk i is read with the fields known after chunks 0 .. i-1. So that chunks
+        # can be parsed at the same time, that is guessed ahead: the fields chunk i-1
+        # will leave if it is read with its sampled schema and no late field (nearly
+        # always); the guess is checked in order below, and a wrong one costs a re-read.
+        assumed = dict(schema.fields)
+        for chunk in chunks:
+            known = schema.copy()  # fingerprints learnt so far: they only save time
+            known.fields = dict(assumed)
+            sampled = known.plan(chunk.data, chunk.starts) if chunk.data else None
+            yield _Plan(chunk, known, assumed, sampled)
+            if sampled is not None:
+                assumed = _RunningSchema.fields_after(assumed, sampled)
+
+    def parse(_i: int, plan: _Plan) -> tuple[TextBatch, _Plan]:
+        chunk = plan.chunk
+        frame, rejects = parse_ndjson_chunk(
+            chunk.data, chunk.first_line, plan.known, chunk.starts, plan.sampled
+        )
+        # Raw NUL bytes never reach the frame (those lines are rejected); escaped ones
+        # can only be there if the text holds the escape.
+        nul_free = not has_escaped_nul(chunk.data)
+        return TextBatch(frame, chunk.rejects + rejects, nul_free=nul_free), plan
+
+    for batch, plan in ordered_map(parse, planned(), PARSE_WORKERS, "forensics-parse"):
+        if list(plan.assumed.items()) != list(schema.fields.items()):
+            # Guessed wrong: read the chunk again with the fields as they are.
+            chunk, plan.known = plan.chunk, schema.copy()
             frame, rejects = parse_ndjson_chunk(
-                chunk.data, chunk.first_line, plan.known, chunk.starts, plan.sampled
+                chunk.data, chunk.first_line, plan.known, chunk.starts
             )
-            # Raw NUL bytes never reach the frame (those lines are rejected); escaped ones
-            # can only be there if the text holds the escape.
-            nul_free = not has_escaped_nul(chunk.data)
-            return TextBatch(frame, chunk.rejects + rejects, nul_free=nul_free), plan
+            batch = TextBatch(frame, chunk.rejects + rejects, nul_free=batch.nul_free)
+        schema.absorb(plan.known)
+        yield batch
 
-        for batch, plan in ordered_map(parse, planned(), PARSE_WORKERS, "forensics-parse"):
-            if list(plan.assumed.items()) != list(schema.fields.items()):
-                # Guessed wrong: read the chunk again with the fields as they are.
-                chunk, plan.known = plan.chunk, schema.copy()
-                frame, rejects = parse_ndjson_chunk(
-                    chunk.data, chunk.first_line, plan.known, chunk.starts
-                )
-                batch = TextBatch(frame, chunk.rejects + rejects, nul_free=batch.nul_free)
-            schema.absorb(plan.known)
-            yield batch
+
+# A plain JSONL file is parsed by one polars scan of the whole file (see ``_read_scanned``)
+# when the cheap checks find its chunks clean; False: always chunk by chunk.
+SCAN_WHOLE_FILES = True
+
+
+@dataclass
+class _Span:
+    """A chunk of the mapped file that the chunked path would read natively and whole,
+    with exactly the fields the file's first chunk was read with."""
+
+    pos: int  # first byte
+    cut: int  # end (exclusive)
+    first_line: int
+    lines: int
+    nul_free: bool  # no escaped NUL in its text
+    picks: np.ndarray  # its sampled lines (indexes)
+    sample: bytes  # their text
+    data: np.ndarray  # its bytes (a view of the map)
+    spaced: bool  # holds a tab or a carriage return
+
+
+class _Dirty(Exception):
+    """A chunk the scan cannot stand in for: the chunked path takes over from it."""
+
+    def __init__(self, pos: int, first_line: int) -> None:
+        super().__init__(pos, first_line)
+        self.pos, self.first_line = pos, first_line
+
+
+def _read_scanned(stream: BinaryIO, mm: mmap.mmap, schema: _RunningSchema) -> Iterator[TextBatch]:
+    """A mapped JSONL file, parsed by one polars scan of the whole file where it is clean.
+
+    The chunked path (``_read_chunks``) copies each 16 MiB chunk out of the file map and
+    polars copies it again, then parses it on one core. Here polars parses the file from
+    its own map, in parallel, with no copies, while the same chunks are checked in order,
+    on the map, by the same cheap tests the chunked path uses to decide that a chunk reads
+    natively and whole: no over-long line, no NUL byte, no line that may be nested too
+    deep, every line starting with ``{`` (no blank line: then row ``i`` is line ``i + 1``),
+    and a sample of the chunk adding no field and changing no type (the chunked path's
+    ``plan``), so the scan reads the fields the first chunk is read with; then, on the
+    scan's rows of the chunk, its key count (no wanted key beyond those fields, see
+    ``_batches_by_span``). Rows are handed on chunk by chunk, each once its chunk passed.
+
+    The first chunk that fails a test, or a scan error (a line that is broken JSON, not
+    UTF-8, of another type than the schema's), hands the file from that chunk on to the
+    chunked path, with the fields as they are then: it finds the bad lines and rejects
+    them with line numbers, and grows the fields as it always does. So the batches are
+    those of the chunked path, row for row (``.gz`` and ``.zst`` inputs, which cannot be
+    mapped, always take the chunked path).
+    """
+    chunk_bytes, max_line_bytes = lines.CHUNK_BYTES, lines.MAX_LINE_BYTES
+    path = _same_file_path(stream)
+    resume = _Dirty(0, 1)
+    scan: Iterator[pl.DataFrame] | None = None
+    try:
+        try:
+            if path is None:
+                raise _Dirty(0, 1)
+            arr = np.frombuffer(mm, dtype=np.uint8)
+            first = _check_span(mm, arr, 0, 1, chunk_bytes, max_line_bytes, schema, None)
+            # The fields the first chunk is read with, and so every chunk.
+            scan = iter(pl.scan_ndjson(path, schema=schema.fields).collect_batches())
+            spans = _checked_spans(mm, arr, first, chunk_bytes, max_line_bytes, schema)
+            del arr
+            yield from _batches_by_span(scan, spans, schema, stream.fileno())
+            return
+        except _Dirty as dirty:
+            resume = dirty
+        scan = None  # stops the scan
+        if resume.pos == 0:
+            schema.fields = {}
+        yield from _read_chunks(
+            lines.iter_mapped(mm, resume.pos, chunk_bytes, max_line_bytes, resume.first_line),
+            schema,
+        )
+    finally:
+        scan = None
+        with contextlib.suppress(BufferError):
+            mm.close()  # else closed when the last view of it is gone
+
+
+def _same_file_path(stream: BinaryIO) -> str | None:
+    """The path ``stream`` was opened from, if it still names the same file."""
+    name = getattr(stream, "name", None)
+    if not isinstance(name, str):
+        return None
+    try:
+        here, there = os.fstat(stream.fileno()), os.stat(name)
+    except OSError:
+        return None
+    return name if (here.st_dev, here.st_ino) == (there.st_dev, there.st_ino) else None
+
+
+def _check_span(
+    mm: mmap.mmap,
+    arr: np.ndarray,
+    pos: int,
+    first_line: int,
+    chunk_bytes: int,
+    max_line_bytes: int,
+    schema: _RunningSchema,
+    fields: dict[str, pl.DataType] | None,
+) -> _Span:
+    """The chunk at ``pos``, checked (see ``_read_scanned``); raises ``_Dirty`` if it fails.
+
+    ``fields``: those every chunk must keep (None for the first chunk, whose sampled
+    fields become the schema's).
+    """
+    dirty = _Dirty(pos, first_line)
+    cut = lines.chunk_end(mm, pos, chunk_bytes, max_line_bytes)
+    if cut is None:
+        raise dirty
+    if mm[cut - 1] == 10:
+        data = arr[pos:cut]  # a view of the map: no copy
+    else:  # the last line of the file, without a newline
+        data = np.frombuffer(mm[pos:cut] + b"\n", dtype=np.uint8)
+    starts = line_starts(data)  # type: ignore[arg-type]
+    if len(data) > max_line_bytes:
+        if bool((np.diff(np.append(starts, len(data))) > max_line_bytes + 1).any()):
+            raise dirty
+    if not bool((data[starts] == 123).all()) or mm.find(b"\x00", pos, cut) >= 0:
+        raise dirty
+    if _deep_suspects(data, starts):  # type: ignore[arg-type]
+        raise dirty
+    picks = schema.sample_picks(len(starts))
+    sample = schema._sample(data, starts, picks)  # type: ignore[arg-type]
+    sampled = schema.plan_sample(sample)
+    if not sampled:
+        raise dirty
+    if fields is None:
+        schema.fields = dict(sampled)
+    elif list(sampled.items()) != list(fields.items()):
+        raise dirty
+    nul_free = not has_escaped_nul(data)  # type: ignore[arg-type]
+    spaced = mm.find(b"\t", pos, cut) >= 0 or mm.find(b"\r", pos, cut) >= 0
+    return _Span(pos, cut, first_line, len(starts), nul_free, picks, sample, data, spaced)
+
+
+def _checked_spans(
+    mm: mmap.mmap,
+    arr: np.ndarray,
+    first: _Span,
+    chunk_bytes: int,
+    max_line_bytes: int,
+    schema: _RunningSchema,
+) -> Iterator[_Span]:
+    """The file's chunks in order, each checked against the first chunk's fields."""
+    fields = dict(schema.fields)
+    span = first
+    yield span
+    while span.cut < len(mm):
+        span = _check_span(
+            mm,
+            arr,
+            span.cut,
+            span.first_line + span.lines,
+            chunk_bytes,
+            max_line_bytes,
+            schema,
+            fields,
+        )
+        yield span
+
+
+def _batches_by_span(
+    scan: Iterator[pl.DataFrame], spans: Iterator[_Span], schema: _RunningSchema, fd: int
+) -> Iterator[TextBatch]:
+    """The scan's rows cut into one batch per checked chunk: row ``i`` is line ``i + 1``.
+
+    That holds only while the scan has lost no row, and a polars scan that fails on a line
+    does not stop there: it leaves out the rows of that part of the file, goes on with
+    the next ones and raises at the end. So the rows of each chunk are checked against
+    its sampled lines (its first lines, lines spread over it and its last line, read
+    again on their own): rows shifted by a loss fail that test at the chunk of the loss.
+    Then, as in ``_RunningSchema.parse``, the key count (or the key fingerprints) must
+    show that the chunk holds no wanted key beyond the fields.
+    """
+    fields = dict(schema.fields)
+    flat = all(_flat(d) for d in fields.values())
+    pending: deque[pl.DataFrame] = deque()
+    have = 0
+    for span in spans:
+        dirty = _Dirty(span.pos, span.first_line)
+        while have < span.lines:
+            try:
+                frame = next(scan)
+            except (StopIteration, pl.exceptions.PolarsError):
+                raise dirty from None
+            pending.append(frame)
+            have += frame.height
+        pieces, need = [], span.lines
+        while need:
+            frame = pending[0]
+            if frame.height <= need:
+                pieces.append(pending.popleft())
+                need -= frame.height
+            else:
+                pieces.append(frame.slice(0, need))
+                pending[0] = frame.slice(need)
+                need = 0
+        have -= span.lines
+        frame = pieces[0] if len(pieces) == 1 else pl.concat(pieces, rechunk=False)
+        try:
+            again = pl.read_ndjson(span.sample, schema=fields)
+        except pl.exceptions.PolarsError:
+            raise dirty from None
+        if not frame[span.picks].equals(again, null_equal=True):
+            raise dirty  # rows lost before or in this chunk
+        data = span.data
+        if not (flat and _every_key_read(data, frame, span.spaced)):  # type: ignore[arg-type]
+            if schema.late_keys(data, fields):  # type: ignore[arg-type]
+                raise dirty
+        first = span.first_line
+        yield TextBatch(
+            frame.with_columns(source_line=pl.int_range(first, first + span.lines, dtype=pl.Int64)),
+            [],
+            nul_free=span.nul_free,
+        )
+        # The chunks before this one are parsed and handed on: their pages may go.
+        lines.release_file_pages(fd, span.pos)
+    if have or next(scan, None) is not None:
+        raise RuntimeError("the JSONL scan gave more rows than the file has lines")
 
 
 @dataclass
@@ -282,7 +524,7 @@ def _key_ends(data: bytes) -> tuple[np.ndarray, np.ndarray]:
     ending in the first 7 bytes are left out (they are on the first line, always sampled).
     """
     if len(data) < 16:
-        data = b" " * 16 + data
+        data = b" " * 16 + bytes(data)
     arr = np.frombuffer(data, dtype=np.uint8)
     colons = byte_positions(data, 58)
     colons = colons[colons >= 8]
@@ -452,6 +694,7 @@ class _RunningSchema:
                 longer[fp] = [k for k in fits if len(self._needles[k]) > 8]
         self._known.add(new_seen)
         if longer:
+            text = data if isinstance(data, bytes) else bytes(data)
             # The 16-byte windows of those keys, distinct, in one pass.
             picked = np.isin(last8, np.fromiter(longer, dtype=np.uint64)) & wide
             pairs = pl.DataFrame(
@@ -468,23 +711,25 @@ class _RunningSchema:
                     self._seen_long.add((fp, whi))
                     new_long.append((fp, whi))
                 found.update(
-                    k for k in fits16 if len(self._needles[k]) <= 16 or self._needles[k] in data
+                    k for k in fits16 if len(self._needles[k]) <= 16 or self._needles[k] in text
                 )
             self._known_long.add(new_long)
         return sorted(found)
 
-    def _sample(self, data: bytes, starts: np.ndarray) -> bytes:
-        """The chunk's first lines and lines spread evenly over the rest."""
-        ends = np.append(starts[1:], len(data))
-        n = len(starts)
+    def sample_picks(self, n: int) -> np.ndarray:
+        """Which of a chunk's ``n`` lines are sampled: the first ones and lines spread
+        evenly over the rest (the last line among them)."""
         want = self.LATER_SAMPLE_LINES if self.fields else self.SAMPLE_LINES
         if n <= want:
-            picks = np.arange(n)
-        else:
-            half = want // 2
-            picks = np.concatenate(
-                (np.arange(half), np.linspace(half, n - 1, half).astype(np.int64))
-            )
+            return np.arange(n)
+        half = want // 2
+        return np.concatenate((np.arange(half), np.linspace(half, n - 1, half).astype(np.int64)))
+
+    def _sample(self, data: bytes, starts: np.ndarray, picks: np.ndarray | None = None) -> bytes:
+        """The sampled lines of the chunk (``sample_picks``), joined."""
+        ends = np.append(starts[1:], len(data))
+        if picks is None:
+            picks = self.sample_picks(len(starts))
         return b"".join(data[starts[i] : ends[i]] for i in picks.tolist())
 
     def _grown_by(self, sample: bytes) -> dict[str, pl.DataType]:
@@ -501,9 +746,12 @@ class _RunningSchema:
         return self._grown_by(self._sample(data, starts))
 
     def plan(self, data: bytes, starts: np.ndarray) -> dict[str, pl.DataType] | None:
-        """``sampled_schema``, or None when the sample cannot give it (a bad line in it);
-        a sample with a NUL or a line that may be too deep is not given to polars."""
-        sample = self._sample(data, starts)
+        """``sampled_schema``, or None when the sample cannot give it (a bad line in it)."""
+        return self.plan_sample(self._sample(data, starts))
+
+    def plan_sample(self, sample: bytes) -> dict[str, pl.DataType] | None:
+        """``plan`` of a chunk whose sampled lines are ``sample``: a sample with a NUL or
+        a line that may be too deep is not given to polars."""
         if b"\x00" in sample or _deep_suspects(sample):
             return None
         try:
@@ -577,9 +825,10 @@ def _flat(dtype: pl.DataType) -> bool:
     return not isinstance(dtype, pl.Struct | pl.List | pl.Array | pl.Object)
 
 
-def _every_key_read(data: bytes, frame: pl.DataFrame) -> bool:
+def _every_key_read(data: bytes, frame: pl.DataFrame, spaced: bool | None = None) -> bool:
     """Whether ``frame`` (``data`` read with a schema of flat fields) holds every key of
-    ``data`` that has a value; False when that cannot be told this way.
+    ``data`` that has a value; False when that cannot be told this way. ``spaced``:
+    whether ``data`` holds a tab or a carriage return, when the caller knows.
 
     Every key is written ``"key":`` (refused: any whitespace before a colon), so the
     count C of quote-colon pairs, less those whose value starts with ``n`` (a null,
@@ -596,7 +845,9 @@ def _every_key_read(data: bytes, frame: pl.DataFrame) -> bool:
     # strings cannot hold them) and spaces before a colon ruled out, the quote-colon
     # pairs are at least every key; as many as the cells leaves none outside the schema
     # and none with a null value. Otherwise nulls are told apart, one colon at a time.
-    if b"\t" not in data and b"\r" not in data and not pair_count(data, b" :"):
+    if spaced is None:
+        spaced = b"\t" in data or b"\r" in data
+    if not spaced and not pair_count(data, b" :"):
         if pair_count(data, b'":') == cells:
             return True
     colons = byte_positions(data, 58)

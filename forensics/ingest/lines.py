@@ -9,11 +9,14 @@ Reject (``line_too_long``) and the rest of it is skipped.
 
 from __future__ import annotations
 
+import ctypes
+import functools
 import io
 import mmap
 import os
+import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
@@ -106,10 +109,10 @@ def iter_line_chunks(
     """Yield chunks of whole lines; over-long lines become Rejects of the chunk after them."""
     chunk_bytes = chunk_bytes or CHUNK_BYTES
     max_line_bytes = max_line_bytes or MAX_LINE_BYTES
-    mapped = _map_file(stream)
+    mapped = map_file(stream)
     if mapped is not None:
         with mapped:
-            yield from _iter_mapped(mapped, stream.tell(), chunk_bytes, max_line_bytes)
+            yield from iter_mapped(mapped, stream.tell(), chunk_bytes, max_line_bytes)
         return
     line_no = 1
     skipping = False  # inside an over-long line whose head was already rejected
@@ -158,7 +161,7 @@ def iter_line_chunks(
         yield LineChunk(b"", line_no, pending)
 
 
-def _map_file(stream: BinaryIO) -> mmap.mmap | None:
+def map_file(stream: BinaryIO) -> mmap.mmap | None:
     """A read-only map of a plain file (one copy per chunk instead of two), else None."""
     if not isinstance(stream, io.BufferedReader | io.FileIO):
         return None
@@ -170,13 +173,27 @@ def _map_file(stream: BinaryIO) -> mmap.mmap | None:
         return None
 
 
-def _iter_mapped(
-    mm: mmap.mmap, start: int, chunk_bytes: int, max_line_bytes: int
+def chunk_end(mm: mmap.mmap, pos: int, chunk_bytes: int, max_line_bytes: int) -> int | None:
+    """Where the chunk of whole lines that starts at ``pos`` ends (exclusive): the end of
+    the line running past ``pos + chunk_bytes``, or the end of the file; None when that
+    line is longer than ``max_line_bytes`` (it is then rejected, see ``iter_line_chunks``).
+    """
+    size = len(mm)
+    end = min(pos + chunk_bytes, size)
+    if end >= size:
+        return size
+    nl = mm.find(b"\n", end - 1, min(size, end + max_line_bytes + 1))
+    return nl + 1 if nl >= 0 else None
+
+
+def iter_mapped(
+    mm: mmap.mmap, start: int, chunk_bytes: int, max_line_bytes: int, first_line: int = 1
 ) -> Iterator[LineChunk]:
-    """``iter_line_chunks`` over a mapped file: same chunks, same rejects."""
+    """``iter_line_chunks`` over a mapped file from byte ``start`` (the first byte of line
+    ``first_line``): same chunks, same rejects."""
     size = len(mm)
     pos = start
-    line_no = 1
+    line_no = first_line
     pending: list[Reject] = []
     released = 0
     while pos < size:
@@ -186,15 +203,11 @@ def _iter_mapped(
         if done > released and hasattr(mm, "madvise"):
             mm.madvise(mmap.MADV_DONTNEED, released, done - released)
             released = done
-        end = min(pos + chunk_bytes, size)
-        nl = mm.find(b"\n", end - 1, min(size, end + max_line_bytes + 1)) if end < size else -1
-        if end >= size:
-            cut = size  # the rest of the file
-        elif nl >= 0:
-            cut = nl + 1
-        else:
+        cut = chunk_end(mm, pos, chunk_bytes, max_line_bytes)
+        if cut is None:
             # The line running past the chunk is longer than the limit: keep the chunk's
             # whole lines, reject that line once (its head), and go on after its end.
+            end = min(pos + chunk_bytes, size)
             last = mm.rfind(b"\n", pos, end)
             whole_end = last + 1 if last >= 0 else pos
             if whole_end > pos:
@@ -218,6 +231,57 @@ def _iter_mapped(
         yield chunk
     if pending:
         yield LineChunk(b"", line_no, pending)
+
+
+_MAPS_LINE = re.compile(
+    rb"^([0-9a-f]+)-([0-9a-f]+) (\S{4}) ([0-9a-f]+) ([0-9a-f]+):([0-9a-f]+) (\d+)"
+)
+
+
+def release_file_pages(fd: int, upto: int) -> None:
+    """Drop this process's resident pages of the file open as ``fd`` below file offset
+    ``upto``, in every read-only mapping of it (ours and those of libraries such as
+    polars, which maps a file it scans whole), so that the resident set of a scan does
+    not grow with the file.
+
+    Linux only (the mappings are found in ``/proc/self/maps``); elsewhere nothing is done.
+    ``MADV_DONTNEED`` on a read-only file mapping only unmaps pages: they stay in the page
+    cache, and a later read of them faults them in again with the same content.
+    """
+    if upto <= 0 or not hasattr(mmap, "MADV_DONTNEED"):
+        return
+    try:
+        st = os.fstat(fd)
+        with open("/proc/self/maps", "rb") as fh:
+            table = fh.read()
+    except OSError:
+        return
+    madvise = _madvise()
+    if madvise is None:
+        return
+    for line in table.splitlines():
+        m = _MAPS_LINE.match(line)
+        if m is None or int(m.group(7)) != st.st_ino or b"w" in m.group(3):
+            continue
+        if (int(m.group(5), 16), int(m.group(6), 16)) != (os.major(st.st_dev), os.minor(st.st_dev)):
+            continue
+        lo, hi, offset = int(m.group(1), 16), int(m.group(2), 16), int(m.group(4), 16)
+        length = min(hi - lo, upto - offset)
+        length -= length % mmap.PAGESIZE
+        if length > 0:
+            madvise(lo, length, mmap.MADV_DONTNEED)
+
+
+@functools.cache
+def _madvise() -> Callable[[int, int, int], int] | None:
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        fn = libc.madvise
+    except (OSError, AttributeError):
+        return None
+    fn.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+    fn.restype = ctypes.c_int
+    return fn  # type: ignore[no-any-return]
 
 
 def _split_long_lines(
