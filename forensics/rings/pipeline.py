@@ -8,6 +8,8 @@ other's internals: every step is a function of the previous step's frames.
 from __future__ import annotations
 
 import platform
+import resource
+import sys
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -65,9 +67,13 @@ class _Clock:
         self.timings[f"{name}_s"] = round(now - self._t, 3)
         self.timings[f"{name}_cpu_s"] = round(cpu - self._cpu, 3)
         self._t, self._cpu = now, cpu
+        # the process's peak so far, to see which stage sets it (kilobytes; bytes on macOS)
+        unit = 1 if sys.platform == "darwin" else 1024
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * unit / 1e9
+        self.timings[f"{name}_peak_gb"] = round(peak, 2)
         if message and not self.quiet:
             wall, used = self.timings[f"{name}_s"], self.timings[f"{name}_cpu_s"]
-            stderr.print(f"cluster: {message} ({wall:.1f}s, {used:.1f} cpu-s)")
+            stderr.print(f"cluster: {message} ({wall:.1f}s, {used:.1f} cpu-s, peak {peak:.2f} GB)")
 
 
 def parse_views(text: str | None) -> tuple[str, ...]:
@@ -98,6 +104,9 @@ def find_rings(
     clock = clock or _Clock(quiet=True)
     index = account_index(events)
     n = index.height
+    # per request: account, prompt hash, /24 (the prompt sample and ring scoring read it)
+    requests = traffic_frame(events, index, params.seed)
+    clock.lap("requests", f"{requests.height} requests hashed")
     available = available_views(events, accounts)
     used = [v for v in params.views if v in available]
     perms = permutations(params.num_perm, params.seed)
@@ -108,7 +117,7 @@ def find_rings(
     pairs: list[pl.DataFrame] = []
     for view in used:
         # the prompt view reads only the prompts it samples (bounded memory at any scale)
-        source = prompt_sample(events, params) if view == "prompt" else events
+        source = prompt_sample(events, requests, params) if view == "prompt" else events
         vt = build_view(view, source, accounts, params, index)
         rows = vt.tokens
         sig = bulk_minhash(rows["idx"].to_numpy(), rows["token"].to_numpy(), n, perms, threads=2)
@@ -158,7 +167,7 @@ def find_rings(
     ring_sigs = signatures if switch is None else {**signatures, "behaviour": switch[0]}
     ring_nulls = nulls if switch is None else {**nulls, "behaviour": switch[1]}
     scores, kept = _rings_at_resolutions(
-        graph, n, index, events, ring_sigs, ring_nulls, org_of, params
+        graph, requests.drop("_row"), ring_sigs, ring_nulls, org_of, params
     )
     clock.lap("score", f"{len(scores)} communities scored")
     reported = sorted((s for s in scores if s.reported), key=lambda s: (-s.score, s.community))
@@ -249,9 +258,7 @@ def find_rings(
 
 def _rings_at_resolutions(
     graph: pl.DataFrame,
-    n: int,
-    index: pl.DataFrame,
-    events: pl.LazyFrame,
+    traffic_rows: pl.DataFrame,
     signatures: dict[str, np.ndarray],
     nulls: dict[str, ViewNull],
     org_of: np.ndarray | None,
@@ -265,7 +272,6 @@ def _rings_at_resolutions(
     while rings already reported are left whole. Parts carved out this way need two
     independent views (scoring.score_communities).
     """
-    traffic_rows = traffic_frame(events, index)
     scores: list[RingScore] = []
     kept_parts: list[pl.DataFrame] = []
     pending = communities(graph, params.resolution, params.min_ring_size, params.seed)

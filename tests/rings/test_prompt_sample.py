@@ -7,6 +7,7 @@ import polars as pl
 
 from forensics.rings.params import ClusterParams
 from forensics.rings.prompt_sample import prompt_sample
+from forensics.rings.scoring import traffic_frame
 from forensics.rings.views import account_index, build_view
 
 
@@ -25,7 +26,13 @@ def _events() -> pl.LazyFrame:
             if rng.random() < 0.1:
                 rows.append({"account_id": f"acct-{account:02d}", "prompt": None})
     rows.append({"account_id": None, "prompt": "no account here at all"})
-    return pl.DataFrame(rows, schema={"account_id": pl.String, "prompt": pl.String}).lazy()
+    schema = {"account_id": pl.String, "prompt": pl.String}
+    return pl.DataFrame(rows, schema=schema).with_columns(src_ip=pl.lit(None, pl.String)).lazy()
+
+
+def _sample(events: pl.LazyFrame, params: ClusterParams) -> pl.LazyFrame:
+    requests = traffic_frame(events, account_index(events), params.seed)
+    return prompt_sample(events, requests, params)
 
 
 def test_prompt_view_from_the_sample_equals_the_view_from_all_events():
@@ -33,7 +40,7 @@ def test_prompt_view_from_the_sample_equals_the_view_from_all_events():
     events = _events()
     index = account_index(events)
     full = build_view("prompt", events, None, params, index)
-    sampled = build_view("prompt", prompt_sample(events, params), None, params, index)
+    sampled = build_view("prompt", _sample(events, params), None, params, index)
     assert full.tokens.height > 0
     assert full.tokens.equals(sampled.tokens)
     assert (full.accounts, full.tokens_kept) == (sampled.accounts, sampled.tokens_kept)
@@ -41,7 +48,7 @@ def test_prompt_view_from_the_sample_equals_the_view_from_all_events():
 
 def test_sample_keeps_at_most_the_sample_size_of_distinct_prompts_per_account():
     params = ClusterParams(prompts_per_account=8)
-    sample = prompt_sample(_events(), params).collect()
+    sample = _sample(_events(), params).collect()
     per_account = sample.group_by("account_id").agg(pl.col("prompt").n_unique().alias("n"))
     assert per_account["n"].max() <= 8
     assert sample.height == sample.unique().height
