@@ -272,6 +272,8 @@ def _read_scanned(stream: BinaryIO, mm: mmap.mmap, schema: _RunningSchema) -> It
             if path is None:
                 raise _Dirty(0, 1)
             arr = np.frombuffer(mm, dtype=np.uint8)
+            if not _safe_to_scan(mm, arr, chunk_bytes, max_line_bytes):
+                raise _Dirty(0, 1)
             first = _check_span(mm, arr, 0, 1, chunk_bytes, max_line_bytes, schema, None)
             # The fields the first chunk is read with, and so every chunk.
             scan = iter(pl.scan_ndjson(path, schema=schema.fields).collect_batches())
@@ -292,6 +294,34 @@ def _read_scanned(stream: BinaryIO, mm: mmap.mmap, schema: _RunningSchema) -> It
         scan = None
         with contextlib.suppress(BufferError):
             mm.close()  # else closed when the last view of it is gone
+
+
+def _safe_to_scan(mm: mmap.mmap, arr: np.ndarray, chunk_bytes: int, max_line_bytes: int) -> bool:
+    """Whether polars may parse the whole file: no line may be nested deeper than
+    MAX_JSON_DEPTH (polars' parser crashes the process on a line of 10,000 brackets) and
+    none may be absurdly long (no line runs more than ``max_line_bytes`` past a chunk
+    end, so none is longer than a chunk and that). A scan runs ahead of the checks of
+    ``_check_span``, so these two are settled for the whole file before it starts.
+
+    Per chunk (with the chunked path's cut): when every line starts with ``{``, a line
+    holds at most T - L + 1 of the chunk's T openers on L lines (two byte counts and a
+    pair count); otherwise, or when that bound is too high, openers are counted per line.
+    """
+    pos, size = 0, len(mm)
+    while pos < size:
+        cut = lines.chunk_end(mm, pos, chunk_bytes, max_line_bytes)
+        if cut is None:
+            return False
+        data = arr[pos:cut]
+        count = byte_count(data, 10) + (arr[cut - 1] != 10)  # type: ignore[arg-type]
+        openers = byte_count(data, 123) + byte_count(data, 91)  # type: ignore[arg-type]
+        if openers - count + 1 > MAX_JSON_DEPTH or not (
+            arr[pos] == 123 and pair_count(data, b"\n{") == count - 1  # type: ignore[arg-type]
+        ):
+            if openers > MAX_JSON_DEPTH and max_openers_per_line(data) > MAX_JSON_DEPTH:  # type: ignore[arg-type]
+                return False
+        pos = cut
+    return True
 
 
 def _same_file_path(stream: BinaryIO) -> str | None:
@@ -333,9 +363,8 @@ def _check_span(
     if len(data) > max_line_bytes:
         if bool((np.diff(np.append(starts, len(data))) > max_line_bytes + 1).any()):
             raise dirty
+    # (Nesting depth: see _safe_to_scan.)
     if not bool((data[starts] == 123).all()) or mm.find(b"\x00", pos, cut) >= 0:
-        raise dirty
-    if _deep_suspects(data, starts):  # type: ignore[arg-type]
         raise dirty
     picks = schema.sample_picks(len(starts))
     sample = schema._sample(data, starts, picks)  # type: ignore[arg-type]
