@@ -100,15 +100,15 @@ def max_openers_per_line(data: bytes) -> int:
     return int((np.diff(bounds) - 1).max())
 
 
-def _deep_suspects(data: bytes, starts: np.ndarray | None = None) -> bool:
+def _deep_suspects(data: bytes, starts: np.ndarray | None = None, brackets: bool = True) -> bool:
     """Whether some line has more openers than MAX_JSON_DEPTH (it may be nested that deep).
 
     The common case is settled by two counts: when every line (``starts``) begins with
     ``{``, each holds at least one opener, so no line holds more than T - (L - 1) of the
     chunk's T openers on L lines; flat objects give T - L + 1 = 1. Otherwise the openers
-    are counted line by line.
+    are counted line by line. ``brackets=False``: the caller knows ``data`` holds no ``[``.
     """
-    total = byte_count(data, 123) + byte_count(data, 91)
+    total = byte_count(data, 123) + (byte_count(data, 91) if brackets else 0)
     if total <= MAX_JSON_DEPTH:
         return False
     if starts is not None and starts.size and total - starts.size + 1 <= MAX_JSON_DEPTH:
@@ -272,12 +272,13 @@ def _read_scanned(stream: BinaryIO, mm: mmap.mmap, schema: _RunningSchema) -> It
             if path is None:
                 raise _Dirty(0, 1)
             arr = np.frombuffer(mm, dtype=np.uint8)
-            if not _safe_to_scan(mm, arr, chunk_bytes, max_line_bytes):
+            kept = _safe_to_scan(mm, arr, chunk_bytes, max_line_bytes)
+            if kept is None:
                 raise _Dirty(0, 1)
-            first = _check_span(mm, arr, 0, 1, chunk_bytes, max_line_bytes, schema, None)
+            first = _check_span(mm, arr, 0, 1, chunk_bytes, max_line_bytes, schema, None, kept)
             # The fields the first chunk is read with, and so every chunk.
             scan = iter(pl.scan_ndjson(path, schema=schema.fields).collect_batches())
-            spans = _checked_spans(mm, arr, first, chunk_bytes, max_line_bytes, schema)
+            spans = _checked_spans(mm, arr, first, chunk_bytes, max_line_bytes, schema, kept)
             del arr
             yield from _batches_by_span(scan, spans, schema, stream.fileno())
             return
@@ -296,32 +297,58 @@ def _read_scanned(stream: BinaryIO, mm: mmap.mmap, schema: _RunningSchema) -> It
             mm.close()  # else closed when the last view of it is gone
 
 
-def _safe_to_scan(mm: mmap.mmap, arr: np.ndarray, chunk_bytes: int, max_line_bytes: int) -> bool:
+# Line starts kept from the safety pass for the checks (int64 offsets; beyond this many
+# lines they are found again): 4M lines, 32 MB.
+_KEPT_STARTS = 4_000_000
+
+
+def _safe_to_scan(
+    mm: mmap.mmap, arr: np.ndarray, chunk_bytes: int, max_line_bytes: int
+) -> dict[int, np.ndarray] | None:
     """Whether polars may parse the whole file: no line may be nested deeper than
     MAX_JSON_DEPTH (polars' parser crashes the process on a line of 10,000 brackets) and
     none may be absurdly long (no line runs more than ``max_line_bytes`` past a chunk
     end, so none is longer than a chunk and that). A scan runs ahead of the checks of
     ``_check_span``, so these two are settled for the whole file before it starts.
 
-    Per chunk (with the chunked path's cut): when every line starts with ``{``, a line
-    holds at most T - L + 1 of the chunk's T openers on L lines (two byte counts and a
-    pair count); otherwise, or when that bound is too high, openers are counted per line.
+    Per chunk (with the chunked path's cut), as ``_deep_suspects``: when every line
+    starts with ``{``, a line holds at most T - L + 1 of the chunk's T openers on L
+    lines; otherwise, or when that bound is too high, openers are counted per line.
+    Returns None when the file fails, else the chunks' line starts (by chunk start,
+    up to ``_KEPT_STARTS`` lines in all), which the checks need again.
     """
-    pos, size = 0, len(mm)
+    kept: dict[int, np.ndarray] = {}
+    pos, size, held = 0, len(mm), 0
     while pos < size:
         cut = lines.chunk_end(mm, pos, chunk_bytes, max_line_bytes)
         if cut is None:
-            return False
-        data = arr[pos:cut]
-        count = byte_count(data, 10) + (arr[cut - 1] != 10)  # type: ignore[arg-type]
-        openers = byte_count(data, 123) + byte_count(data, 91)  # type: ignore[arg-type]
-        if openers - count + 1 > MAX_JSON_DEPTH or not (
-            arr[pos] == 123 and pair_count(data, b"\n{") == count - 1  # type: ignore[arg-type]
-        ):
-            if openers > MAX_JSON_DEPTH and max_openers_per_line(data) > MAX_JSON_DEPTH:  # type: ignore[arg-type]
-                return False
+            return None
+        data, starts = _chunk_lines(mm, arr, pos, cut)
+        if _deep_suspects(data, starts, brackets=mm.find(b"[", pos, cut) >= 0):  # type: ignore[arg-type]
+            return None
+        if held + starts.size <= _KEPT_STARTS:
+            kept[pos] = starts
+            held += starts.size
+        # This pass only counts: its pages may go (they stay in the page cache).
+        done = cut - cut % mmap.PAGESIZE
+        if done > pos - pos % mmap.PAGESIZE:
+            mm.madvise(
+                mmap.MADV_DONTNEED, pos - pos % mmap.PAGESIZE, done - pos + pos % mmap.PAGESIZE
+            )
         pos = cut
-    return True
+    return kept
+
+
+def _chunk_lines(
+    mm: mmap.mmap, arr: np.ndarray, pos: int, cut: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The bytes of the chunk ``pos:cut`` (a view of the map; a copy with a newline added
+    for a last line without one) and its line starts."""
+    if mm[cut - 1] == 10:
+        data = arr[pos:cut]
+    else:
+        data = np.frombuffer(mm[pos:cut] + b"\n", dtype=np.uint8)
+    return data, line_starts(data)  # type: ignore[arg-type]
 
 
 def _same_file_path(stream: BinaryIO) -> str | None:
@@ -345,21 +372,24 @@ def _check_span(
     max_line_bytes: int,
     schema: _RunningSchema,
     fields: dict[str, pl.DataType] | None,
+    kept: dict[int, np.ndarray],
 ) -> _Span:
     """The chunk at ``pos``, checked (see ``_read_scanned``); raises ``_Dirty`` if it fails.
 
     ``fields``: those every chunk must keep (None for the first chunk, whose sampled
-    fields become the schema's).
+    fields become the schema's); ``kept``: line starts found by ``_safe_to_scan``.
     """
     dirty = _Dirty(pos, first_line)
     cut = lines.chunk_end(mm, pos, chunk_bytes, max_line_bytes)
     if cut is None:
         raise dirty
-    if mm[cut - 1] == 10:
-        data = arr[pos:cut]  # a view of the map: no copy
-    else:  # the last line of the file, without a newline
+    starts = kept.pop(pos, None)
+    if starts is None:
+        data, starts = _chunk_lines(mm, arr, pos, cut)
+    elif mm[cut - 1] == 10:
+        data = arr[pos:cut]
+    else:
         data = np.frombuffer(mm[pos:cut] + b"\n", dtype=np.uint8)
-    starts = line_starts(data)  # type: ignore[arg-type]
     if len(data) > max_line_bytes:
         if bool((np.diff(np.append(starts, len(data))) > max_line_bytes + 1).any()):
             raise dirty
@@ -375,7 +405,7 @@ def _check_span(
         schema.fields = dict(sampled)
     elif list(sampled.items()) != list(fields.items()):
         raise dirty
-    nul_free = not has_escaped_nul(data)  # type: ignore[arg-type]
+    nul_free = mm.find(b"\\", pos, cut) < 0 or not has_escaped_nul(data)  # type: ignore[arg-type]
     spaced = mm.find(b"\t", pos, cut) >= 0 or mm.find(b"\r", pos, cut) >= 0
     return _Span(pos, cut, first_line, len(starts), nul_free, picks, sample, data, spaced)
 
@@ -387,6 +417,7 @@ def _checked_spans(
     chunk_bytes: int,
     max_line_bytes: int,
     schema: _RunningSchema,
+    kept: dict[int, np.ndarray],
 ) -> Iterator[_Span]:
     """The file's chunks in order, each checked against the first chunk's fields."""
     fields = dict(schema.fields)
@@ -402,6 +433,7 @@ def _checked_spans(
             max_line_bytes,
             schema,
             fields,
+            kept,
         )
         yield span
 
