@@ -298,8 +298,8 @@ def _read_scanned(stream: BinaryIO, mm: mmap.mmap, schema: _RunningSchema) -> It
 
 
 # Line starts kept from the safety pass for the checks (int64 offsets; beyond this many
-# lines they are found again): 4M lines, 32 MB.
-_KEPT_STARTS = 4_000_000
+# lines they are found again, so that memory does not grow with the file): 8 MB.
+_KEPT_STARTS = 1_000_000
 
 
 def _safe_to_scan(
