@@ -169,3 +169,17 @@ def test_gzip_input_keeps_the_chunked_path(tmp_path, scans, monkeypatch):
     result = ingest([str(path)], tmp_path / "s", IngestOptions())
     assert result.rows_ingested == 500
     assert scans == []
+
+
+def test_lines_added_to_a_file_while_it_is_read_are_left_for_the_next_ingest(
+    tmp_path, small_chunks, monkeypatch
+):
+    body = _lines(_rows(3000))
+    path = tmp_path / "live.jsonl"
+    path.write_bytes(b"\n".join(body[:2000]) + b"\n")
+    grown = tmp_path / "grown.jsonl"  # what the scan finds once more lines were written
+    grown.write_bytes(b"\n".join(body) + b"\n")
+    monkeypatch.setattr(jsonl, "_same_file_path", lambda stream: str(grown))
+    events, quarantine = _ingest(path, tmp_path / "s", True, monkeypatch)
+    assert events["source_line"].to_list() == list(range(1, 2001))
+    assert quarantine == []
