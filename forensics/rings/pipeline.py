@@ -117,7 +117,7 @@ def find_rings(
     pairs: list[pl.DataFrame] = []
     for view in used:
         # the prompt view reads only the prompts it samples (bounded memory at any scale)
-        source = prompt_sample(events, requests, params) if view == "prompt" else events
+        source = prompt_sample(events, requests, index, params) if view == "prompt" else events
         vt = build_view(view, source, accounts, params, index)
         rows = vt.tokens
         sig = bulk_minhash(rows["idx"].to_numpy(), rows["token"].to_numpy(), n, perms, threads=2)
@@ -166,9 +166,7 @@ def find_rings(
     switch = None if "behaviour" in used else switch_evidence(events, index, params)
     ring_sigs = signatures if switch is None else {**signatures, "behaviour": switch[0]}
     ring_nulls = nulls if switch is None else {**nulls, "behaviour": switch[1]}
-    scores, kept = _rings_at_resolutions(
-        graph, requests.drop("_row"), ring_sigs, ring_nulls, org_of, params
-    )
+    scores, kept = _rings_at_resolutions(graph, requests, ring_sigs, ring_nulls, org_of, params)
     clock.lap("score", f"{len(scores)} communities scored")
     reported = sorted((s for s in scores if s.reported), key=lambda s: (-s.score, s.community))
     reported, moves = reassign_members(reported, signatures, nulls, params)

@@ -4,16 +4,17 @@
 ``prompts_per_account`` smallest hashes (hash seed ``params.seed``). Ranking every prompt of
 every account in one window needs all prompt texts in memory at once (about 11 GB for the
 36M events of a full-scale campaign). Here the same rows are found without that, from the
-run's request frame (``scoring.traffic_frame``: per request its position, account and
-prompt hash, 20 bytes a request, which ring scoring reads too):
+run's request frame (``scoring.traffic_frame``: per request its account and prompt hash,
+which ring scoring reads too):
 
-1. each account's threshold is the largest of its ``prompts_per_account`` smallest
-   distinct hashes, and one request per (account, hash) at or below it is picked;
-2. one streaming pass over the events keeps the picked positions' (account, prompt).
+1. each account's ``prompts_per_account`` smallest distinct hashes are picked from the
+   frame (no pass over the prompts);
+2. one streaming pass over the events keeps the rows whose (account, prompt hash) was
+   picked (a semi join: its table is built once), one per pair.
 
-A dense rank of at most k is the same as a value at or below the k-th smallest distinct
-value, so ``prompt_tokens`` run on these rows samples exactly the prompts it samples on all
-events, and builds the same tokens. Requests without an account are in neither.
+The k smallest distinct values are exactly the values of dense rank at most k, so
+``prompt_tokens`` run on these rows samples the prompts it samples on all events, and
+builds the same tokens. Requests without an account are in neither.
 """
 
 from __future__ import annotations
@@ -24,28 +25,28 @@ from forensics.rings.params import ClusterParams
 
 
 def prompt_sample(
-    events: pl.LazyFrame, requests: pl.DataFrame, params: ClusterParams
+    events: pl.LazyFrame, requests: pl.DataFrame, index: pl.DataFrame, params: ClusterParams
 ) -> pl.LazyFrame:
     """(account_id, prompt): the events ``views.prompt_tokens`` samples, one per distinct prompt.
 
     ``requests`` is ``scoring.traffic_frame(events, index, params.seed)``.
     """
-    prompted = requests.lazy().filter(pl.col("_has")).select("_row", "account", "_ph")
-    limits = prompted.group_by("account").agg(
-        pl.col("_ph").unique().bottom_k(params.prompts_per_account).max().alias("_limit")
-    )
-    rows = (
-        prompted.join(limits, on="account")
-        .filter(pl.col("_ph") <= pl.col("_limit"))
-        .unique(["account", "_ph"], keep="any")
-        .select("_row")
+    picked = (
+        requests.lazy()
+        .filter(pl.col("_has"))
+        .group_by("account")
+        .agg(pl.col("_ph").unique().bottom_k(params.prompts_per_account))
+        .explode("_ph", empty_as_null=False)
+        .join(index.lazy(), left_on="account", right_on="idx")
+        .select("account_id", "_ph")
         .collect()
-        .to_series()
     )
+    # (a row-position filter instead held ~5 GB at full scale in the streaming engine)
     sample = (
         events.select("account_id", "prompt")
-        .with_row_index("_row")
-        .filter(pl.col("_row").is_in(rows.implode()))
+        .with_columns(pl.col("prompt").hash(params.seed).alias("_ph"))
+        .join(picked.lazy(), on=["account_id", "_ph"], how="semi")
+        .unique(["account_id", "_ph"], keep="any")
         .select("account_id", "prompt")
         .collect(engine="streaming")
     )

@@ -226,17 +226,14 @@ SITE_NETWORKS = 4
 
 
 def traffic_frame(events: pl.LazyFrame, index: pl.DataFrame, seed: int) -> pl.DataFrame:
-    """(row, account, prompt hash, has prompt, /24 hash) per request, read once per run.
+    """(account, prompt hash, has prompt, /24 hash) per request, read once per run.
 
-    ``_row`` is the request's position in ``events`` (``prompt_sample`` picks its rows by it);
     ``_ph`` is the prompt's hash with ``seed``, the hash the prompt view samples by.
     """
     return (
         events.select("account_id", "prompt", "src_ip")
-        .with_row_index("_row")
         .join(index.lazy(), on="account_id")
         .select(
-            "_row",
             pl.col("idx").alias("account"),
             pl.col("prompt").hash(seed).alias("_ph"),
             pl.col("prompt").is_not_null().alias("_has"),

@@ -31,8 +31,8 @@ def _events() -> pl.LazyFrame:
 
 
 def _sample(events: pl.LazyFrame, params: ClusterParams) -> pl.LazyFrame:
-    requests = traffic_frame(events, account_index(events), params.seed)
-    return prompt_sample(events, requests, params)
+    index = account_index(events)
+    return prompt_sample(events, traffic_frame(events, index, params.seed), index, params)
 
 
 def test_prompt_view_from_the_sample_equals_the_view_from_all_events():
