@@ -34,10 +34,9 @@ from forensics.rings.scoring import (
     reassign_members,
     score_communities,
     switch_evidence,
-    traffic_frame,
 )
 from forensics.rings.signatures import bulk_minhash, permutations
-from forensics.rings.views import account_index, available_views, build_view
+from forensics.rings.views import account_index, available_views, build_view, request_frame
 from forensics.schema import RING_EDGE_SCHEMA, RING_MEMBER_SCHEMA
 from forensics.store import Store, utc_now_iso, write_json_atomic, write_parquet_atomic
 
@@ -105,7 +104,7 @@ def find_rings(
     index = account_index(events)
     n = index.height
     # per request: account, prompt hash, /24 (the prompt sample and ring scoring read it)
-    requests = traffic_frame(events, index, params.seed)
+    requests = request_frame(events, index, params)
     clock.lap("requests", f"{requests.height} requests hashed")
     available = available_views(events, accounts)
     used = [v for v in params.views if v in available]
@@ -118,7 +117,7 @@ def find_rings(
     for view in used:
         # the prompt view reads only the prompts it samples (bounded memory at any scale)
         source = prompt_sample(events, requests, index, params) if view == "prompt" else events
-        vt = build_view(view, source, accounts, params, index)
+        vt = build_view(view, source, accounts, params, index, requests)
         rows = vt.tokens
         sig = bulk_minhash(rows["idx"].to_numpy(), rows["token"].to_numpy(), n, perms, threads=2)
         clock.lap(f"view_{view}", f"view {view}: {vt.accounts} accounts, {vt.tokens_kept} tokens")

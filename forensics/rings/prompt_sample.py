@@ -4,8 +4,8 @@
 ``prompts_per_account`` smallest hashes (hash seed ``params.seed``). Ranking every prompt of
 every account in one window needs all prompt texts in memory at once (about 11 GB for the
 36M events of a full-scale campaign). Here the same rows are found without that, from the
-run's request frame (``scoring.traffic_frame``: per request its account and prompt hash,
-which ring scoring reads too):
+run's request frame (``views.request_frame``: per request its account and prompt hash,
+among others):
 
 1. each account's ``prompts_per_account`` smallest distinct hashes are picked from the
    frame (no pass over the prompts);
@@ -29,7 +29,7 @@ def prompt_sample(
 ) -> pl.LazyFrame:
     """(account_id, prompt): the events ``views.prompt_tokens`` samples, one per distinct prompt.
 
-    ``requests`` is ``scoring.traffic_frame(events, index, params.seed)``.
+    ``requests`` is ``views.request_frame(events, index, params)``.
     """
     picked = (
         requests.lazy()

@@ -50,7 +50,6 @@ import polars as pl
 from forensics.rings.graph import ViewNull
 from forensics.rings.params import ClusterParams
 from forensics.rings.signatures import signature_similarity
-from forensics.rings.views import subnet24
 
 SINGLE_VIEW_OK: tuple[str, ...] = ("prompt",)
 # Standard errors by which pairs across two fragments must fall short of pairs within for a
@@ -225,28 +224,16 @@ class Traffic:
 SITE_NETWORKS = 4
 
 
-def traffic_frame(events: pl.LazyFrame, index: pl.DataFrame, seed: int) -> pl.DataFrame:
-    """(account, prompt hash, has prompt, /24 hash) per request, read once per run.
-
-    ``_ph`` is the prompt's hash with ``seed``, the hash the prompt view samples by.
-    """
-    return (
-        events.select("account_id", "prompt", "src_ip")
-        .join(index.lazy(), on="account_id")
-        .select(
-            pl.col("idx").alias("account"),
-            pl.col("prompt").hash(seed).alias("_ph"),
-            pl.col("prompt").is_not_null().alias("_has"),
-            subnet24().hash().alias("_net"),
-            subnet24().is_not_null().alias("_has_net"),
-        )
-        .collect(engine="streaming")
-    )
-
-
 def community_traffic(rows: pl.DataFrame, assignment: pl.DataFrame) -> dict[int, Traffic]:
     """Per community, over its members' requests: distinct-prompt share and site share."""
-    ev = rows.join(assignment, on="account")
+    # each request's community by a lookup on its account (a gather, not a 36M-row join)
+    accounts = rows["account"].to_numpy()
+    size = int(max(accounts.max(initial=0), assignment["account"].max() or 0)) + 1
+    community = community_lookup(assignment, size)[accounts]
+    inside = community >= 0
+    ev = rows.filter(pl.Series(inside)).with_columns(
+        pl.Series("community", community[inside], dtype=pl.UInt32)
+    )
     prompts = (
         ev.filter("_has")
         .group_by("community")
@@ -283,7 +270,7 @@ def score_communities(
 ) -> tuple[list[RingScore], pl.DataFrame]:
     """Scores for every community, and (account, community, affinity) of kept members.
 
-    ``traffic_rows`` is `traffic_frame`'s output; prompt diversity and site share are
+    ``traffic_rows`` is `views.request_frame`'s output; prompt diversity and site share are
     measured on the members that pass the member tests, not on every account the
     partition put in the community (a few ordinary hangers-on must not decide whether a
     group keeps asking new things).

@@ -7,8 +7,7 @@ import polars as pl
 
 from forensics.rings.params import ClusterParams
 from forensics.rings.prompt_sample import prompt_sample
-from forensics.rings.scoring import traffic_frame
-from forensics.rings.views import account_index, build_view
+from forensics.rings.views import account_index, build_view, request_frame
 
 
 def _events() -> pl.LazyFrame:
@@ -27,12 +26,16 @@ def _events() -> pl.LazyFrame:
                 rows.append({"account_id": f"acct-{account:02d}", "prompt": None})
     rows.append({"account_id": None, "prompt": "no account here at all"})
     schema = {"account_id": pl.String, "prompt": pl.String}
-    return pl.DataFrame(rows, schema=schema).with_columns(src_ip=pl.lit(None, pl.String)).lazy()
+    return (
+        pl.DataFrame(rows, schema=schema)
+        .with_columns(src_ip=pl.lit(None, pl.String), ts=pl.lit(None, pl.Datetime("us", "UTC")))
+        .lazy()
+    )
 
 
 def _sample(events: pl.LazyFrame, params: ClusterParams) -> pl.LazyFrame:
     index = account_index(events)
-    return prompt_sample(events, traffic_frame(events, index, params.seed), index, params)
+    return prompt_sample(events, request_frame(events, index, params), index, params)
 
 
 def test_prompt_view_from_the_sample_equals_the_view_from_all_events():
@@ -52,3 +55,31 @@ def test_sample_keeps_at_most_the_sample_size_of_distinct_prompts_per_account():
     per_account = sample.group_by("account_id").agg(pl.col("prompt").n_unique().alias("n"))
     assert per_account["n"].max() <= 8
     assert sample.height == sample.unique().height
+
+
+def test_timing_view_from_the_request_frame_equals_the_view_from_the_events():
+    params = ClusterParams(min_account_tokens=1)
+    rng = np.random.default_rng(9)
+    n = 400
+    events = pl.DataFrame(
+        {
+            "account_id": [f"acct-{i:02d}" for i in rng.integers(0, 15, n)],
+            "prompt": None,
+            "src_ip": "10.0.0.1",
+            "ts": pl.datetime_range(
+                pl.datetime(2025, 3, 1, time_zone="UTC"),
+                pl.datetime(2025, 3, 3, time_zone="UTC"),
+                "7m",
+                eager=True,
+                time_zone="UTC",
+            )[:n].sample(n, seed=3),
+        },
+        schema_overrides={"prompt": pl.String},
+    ).lazy()
+    index = account_index(events)
+    from_events = build_view("timing", events, None, params, index)
+    from_frame = build_view(
+        "timing", events, None, params, index, request_frame(events, index, params)
+    )
+    assert from_events.tokens.height > 0
+    assert from_events.tokens.equals(from_frame.tokens)
