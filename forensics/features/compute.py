@@ -25,10 +25,12 @@ import polars as pl
 
 from forensics.features.catalog import FEATURE_SCHEMA
 from forensics.features.network import subnet16, subnet24
-from forensics.features.text import asks_for_reasoning, prompt_skeleton, skeleton_words
+from forensics.features.text import asks_for_reasoning, has_words, prompt_skeleton
 from forensics.schema import ACCOUNT_SCHEMA, EVENT_SCHEMA
 
 TEMPLATE_SEED = 0x5EED  # seed of the template hash (the skeleton's 64-bit id)
+_US_PER_HOUR = 3_600_000_000
+_US_PER_DAY = 24 * _US_PER_HOUR
 
 
 @dataclass(frozen=True)
@@ -131,11 +133,12 @@ def _request_stats(source: pl.LazyFrame) -> pl.LazyFrame:
     )
 
 
-def _slim_events(source: pl.LazyFrame) -> pl.LazyFrame:
+def _slim_events(source: pl.LazyFrame, params: FeatureParams) -> pl.LazyFrame:
     """What the order- and population-dependent features need, compactly.
 
     Account, IP and model become categoricals (4 bytes a row) and the prompt its template
-    hash and word count, so that the frame held in memory is about 30 bytes per event.
+    hash and whether its skeleton is long enough to count as a template
+    (``min_template_words``), so that the frame held in memory is about 30 bytes per event.
     """
     slim = source.select(
         pl.col("account_id").cast(pl.Categorical),
@@ -147,7 +150,7 @@ def _slim_events(source: pl.LazyFrame) -> pl.LazyFrame:
     skeleton = pl.col("_skeleton")
     return slim.with_columns(
         pl.when(skeleton.is_not_null()).then(skeleton.hash(seed=TEMPLATE_SEED)).alias("template"),
-        skeleton_words(skeleton).clip(0, 255).cast(pl.UInt8).alias("template_words"),
+        has_words(skeleton, params.min_template_words).alias("template_long"),
     ).drop("_skeleton")
 
 
@@ -164,30 +167,42 @@ def _day_range(day: pl.Expr) -> pl.Expr:
     return pl.date_range(start, end, "1d").alias(day.meta.output_name())
 
 
+def _time_ordered(ev: pl.DataFrame) -> pl.DataFrame:
+    """The slim events in time order (a stable sort: requests at one instant keep their order).
+
+    The store's events are usually in time order already, and the check is one pass; with
+    the frame in time order, each account's requests are too, so the timing features read
+    them as they come instead of sorting every account's requests again.
+    """
+    return ev if ev["ts"].is_sorted() else ev.sort("ts", maintain_order=True)
+
+
 def _volume_timing(ev: pl.LazyFrame) -> pl.LazyFrame:
-    """Volume, activity span, inter-arrival regularity and burstiness.
+    """Volume, activity span, inter-arrival regularity and burstiness (``ev`` in time order).
 
     Gaps are the seconds between an account's consecutive requests; CV = sigma/mu and
     burstiness B = (sigma - mu)/(sigma + mu) (Goh & Barabasi): -1 for a metronome, 0 for
-    a Poisson process, towards +1 for human bursts and long pauses.
+    a Poisson process, towards +1 for human bursts and long pauses. Times are UTC
+    microseconds, so days and hours are integer divisions of them.
     """
-    gaps = pl.col("ts").sort().diff().dt.total_microseconds().cast(pl.Float64) / 1e6
+    us = pl.col("ts").to_physical()
+    gaps = us.diff().cast(pl.Float64) / 1e6
     timing = ev.group_by("account_id").agg(
         pl.len().alias("requests"),
         pl.col("ts").min().alias("first_seen"),
         pl.col("ts").max().alias("last_seen"),
-        pl.col("ts").dt.date().n_unique().alias("active_days"),
-        pl.col("ts").dt.truncate("1h").n_unique().alias("active_hours"),
-        pl.col("ts").dt.hour().n_unique().alias("hours_of_day"),
+        us.floordiv(_US_PER_DAY).n_unique().alias("active_days"),
+        us.floordiv(_US_PER_HOUR).n_unique().alias("active_hours"),
         gaps.median().alias("gap_median_s"),
         gaps.mean().alias("_gap_mean"),
         gaps.std().alias("_gap_std"),
         # IP switches: runs of one IP in time order, minus one
-        pl.col("src_ip").sort_by("ts").drop_nulls().rle_id().max().alias("_ip_switches"),
+        pl.col("src_ip").to_physical().drop_nulls().rle_id().max().alias("_ip_switches"),
         pl.col("src_ip").count().alias("_ip_requests"),
     )
     mu, sigma = pl.col("_gap_mean"), pl.col("_gap_std")
     return timing.with_columns(
+        pl.col("account_id").to_physical().alias("_account"),
         ((pl.col("last_seen") - pl.col("first_seen")).dt.total_seconds() / 86400.0).alias(
             "span_days"
         ),
@@ -201,12 +216,21 @@ def _volume_timing(ev: pl.LazyFrame) -> pl.LazyFrame:
 
 
 def _hour_entropy(ev: pl.LazyFrame) -> pl.LazyFrame:
-    """Shannon entropy (bits) of the account's UTC hour-of-day histogram, 0..log2(24)."""
+    """Hours of day used, and the Shannon entropy (bits) of the UTC hour-of-day histogram.
+
+    The entropy is 0..log2(24). The (account, hour) cells are counted on one 64-bit key,
+    24 * account code + hour; the result is keyed by the account's code (``_account``).
+    """
+    hour = pl.col("ts").dt.hour().cast(pl.UInt64)
+    key = pl.col("account_id").to_physical().cast(pl.UInt64) * 24 + hour
     return (
-        ev.group_by("account_id", pl.col("ts").dt.hour().alias("hour"))
+        ev.group_by(key.alias("_cell"))
         .len()
-        .group_by("account_id")
-        .agg(pl.col("len").entropy(base=2).alias("hour_entropy"))
+        .group_by((pl.col("_cell") // 24).cast(pl.UInt32).alias("_account"))
+        .agg(
+            pl.len().alias("hours_of_day"),
+            pl.col("len").entropy(base=2).alias("hour_entropy"),
+        )
     )
 
 
@@ -314,11 +338,14 @@ def _model_switch(mix: pl.LazyFrame, params: FeatureParams) -> pl.LazyFrame:
 
 
 def _template_pairs(ev: pl.LazyFrame) -> pl.LazyFrame:
-    """(account_id, template, n, words): how often each account used each template."""
+    """(account_id, template, n, long): how often each account used each template.
+
+    ``long``: the skeleton has at least ``min_template_words`` words (see ``_slim_events``).
+    """
     return (
         ev.filter(pl.col("template").is_not_null())
         .group_by("account_id", "template")
-        .agg(pl.len().alias("n"), pl.col("template_words").first().alias("words"))
+        .agg(pl.len().alias("n"), pl.col("template_long").first().alias("long"))
     )
 
 
@@ -343,22 +370,22 @@ def _templates(pairs: pl.LazyFrame, params: FeatureParams) -> pl.LazyFrame:
         pairs.join(per_template, on="template", how="left")
         .join(prompted_accounts, how="cross")
         .with_columns(
-            pl.when(
-                (pl.col("template_accounts") >= 2) & (pl.col("words") >= params.min_template_words)
-            )
+            pl.when((pl.col("template_accounts") >= 2) & pl.col("long"))
             .then(idf)
             .otherwise(0.0)
             .alias("idf")
         )
     )
+    most_used = pl.col("n") == pl.col("n").max()
     templates = weighted.group_by("account_id").agg(
         pl.len().alias("distinct_templates"),
         (pl.col("n").max() / pl.col("n").sum()).alias("top_template_share"),
         (pl.col("n").filter(pl.col("n") >= 2).sum() / pl.col("n").sum()).alias(
             "template_repeat_share"
         ),
+        # the most used template's account count (ties: the smallest template id)
         pl.col("template_accounts")
-        .sort_by("n", "template", descending=[True, False])
+        .filter(pl.col("template") == pl.col("template").filter(most_used).min())
         .first()
         .alias("top_template_accounts"),
         ((pl.col("n") * pl.col("idf")).sum() / pl.col("n").sum()).alias("shared_template_share"),
@@ -400,27 +427,30 @@ def _synchrony(ev: pl.LazyFrame, prefixes: pl.LazyFrame, params: FeatureParams) 
     (sum (c_bs - 1) + 1) / (sum E_bs + 1) over the account's cells: about 1 for an account
     whose neighbours are there by chance, large when the same accounts keep appearing in
     the same subnets in the same hours (one operator's scheduler on one proxy pool).
+    Accounts and subnets take part by their integer codes; keyed by ``_account``.
     """
-    # the subnet is joined on first, so that the one `unique` runs on compact keys
+    # the subnet is joined on first, so that the one `unique` runs on compact integer keys
     cells = (
         ev.filter(pl.col("src_ip").is_not_null())
         .select("account_id", "ts", "src_ip")
         .join(prefixes.select("src_ip", "subnet24"), on="src_ip")
         .filter(pl.col("subnet24").is_not_null())
         .select(
-            "account_id", pl.col("ts").dt.truncate(params.sync_bucket).alias("bucket"), "subnet24"
+            pl.col("account_id").to_physical().alias("_account"),
+            pl.col("ts").dt.truncate(params.sync_bucket).to_physical().alias("_bucket"),
+            pl.col("subnet24").to_physical().alias("_subnet"),
         )
         .unique()
     )
     expected = (pl.col("A") - 1).cast(pl.Float64) * (pl.col("S") - 1).cast(pl.Float64) / pl.col("T")
     return (
         cells.with_columns(
-            pl.len().over("bucket", "subnet24").alias("c"),
-            pl.len().over("bucket").alias("A"),
-            pl.len().over("subnet24").alias("S"),
+            pl.len().over("_bucket", "_subnet").alias("c"),
+            pl.len().over("_bucket").alias("A"),
+            pl.len().over("_subnet").alias("S"),
             pl.len().alias("T"),
         )
-        .group_by("account_id")
+        .group_by("_account")
         .agg(
             pl.len().alias("sync_cells"),
             (pl.col("c") - 1).mean().cast(pl.Float64).alias("sync_peers_mean"),
@@ -544,7 +574,7 @@ def account_features(
     source = _canonical(events)
     requests = _request_stats(source).collect(engine="streaming")
     # Materialise the slim events and the small shared tables once: every part reads them.
-    ev = _slim_events(source).collect(engine="streaming").lazy()
+    ev = _time_ordered(_slim_events(source, params).collect(engine="streaming")).lazy()
     prefixes = _ip_prefixes(ev).collect().lazy()
     account_ips = (
         ev.filter(pl.col("src_ip").is_not_null())
@@ -557,17 +587,19 @@ def account_features(
     mix = _model_mix(ev, params).collect().lazy()
     pairs = _template_pairs(ev).collect()
     parts = [
-        _hour_entropy(ev),
         _network(account_ips),
         mix,
         _model_switch(mix, params),
         _templates(pairs.lazy(), params),
         _infra_sharing(account_ips),
-        _synchrony(ev, prefixes, params),
     ]
+    # parts keyed by the account's categorical code rather than the account itself
+    coded = [_hour_entropy(ev), _synchrony(ev, prefixes, params)]
     # One part at a time: each is small once aggregated, and peak memory is the largest
     # part's working set rather than the sum of all of them.
     table = _volume_timing(ev).collect().lazy()
+    for part in coded:
+        table = table.join(part.collect().lazy(), on="_account", how="left")
     for part in parts:
         table = table.join(part.collect().lazy(), on="account_id", how="left")
     table = table.with_columns(pl.col("account_id").cast(pl.String)).join(

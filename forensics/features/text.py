@@ -54,9 +54,15 @@ def prompt_skeleton(
     return pl.when(s.str.len_bytes() > 0).then(s)
 
 
-def skeleton_words(skeleton: pl.Expr) -> pl.Expr:
-    """How many words (placeholders included) a skeleton has."""
-    return skeleton.str.count_matches(" ", literal=True) + 1
+def has_words(skeleton: pl.Expr, words: int) -> pl.Expr:
+    """True when a skeleton has at least ``words`` words, placeholders included (null if null).
+
+    A skeleton's words are separated by single spaces, so this asks for ``words - 1``
+    spaces with a match anchored at the start, which stops there instead of counting them all.
+    """
+    if words <= 1:
+        return pl.when(skeleton.is_not_null()).then(pl.lit(True))
+    return skeleton.str.contains(f"^(?:[^ ]* ){{{words - 1}}}")
 
 
 def asks_for_reasoning(prompt: pl.Expr) -> pl.Expr:

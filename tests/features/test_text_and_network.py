@@ -3,7 +3,7 @@
 import polars as pl
 
 from forensics.features import asks_for_reasoning, prompt_skeleton, subnet16, subnet24
-from forensics.features.text import SKELETON_MAX_CHARS
+from forensics.features.text import SKELETON_MAX_CHARS, has_words
 
 
 def apply(expr_fn, values):
@@ -68,3 +68,26 @@ def test_subnets_of_ipv4_and_expanded_ipv6_and_garbage():
         None,
     ]
     assert apply(subnet16, ips)[:2] == ["203.0.0.0/16", "2001:db8:0::/48"]
+
+
+def test_template_length_test_agrees_with_counting_words():
+    prompts = [
+        "Write a poem about the sea",
+        "hello",
+        "hello there",
+        "a b",
+        "a b c",
+        "   ...  ",
+        "price: 12 , 13 and 14",
+        "«quoted» “text” `code` 7",
+        "你好，世界！ 请解释",
+        "x\u00a0y z",
+        None,
+    ]
+    skeletons = pl.DataFrame({"s": prompts}, schema={"s": pl.String}).select(
+        prompt_skeleton(pl.col("s")).alias("s")
+    )
+    words = skeletons["s"].str.count_matches(" ", literal=True) + 1
+    for n in range(0, 7):
+        got = skeletons.select(has_words(pl.col("s"), n).alias("s"))["s"]
+        assert got.to_list() == (words >= n).to_list(), n
