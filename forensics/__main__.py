@@ -1,3 +1,5 @@
 from forensics.cli import app
 
-app(prog_name="forensics")
+# guarded: worker processes ("spawn") import the main module again, and must not run the CLI
+if __name__ == "__main__":
+    app(prog_name="forensics")
