@@ -171,8 +171,10 @@ def main() -> None:
             f"{r['load']:>6}"
         )
     print("cluster stages (seconds, from its stderr):")
-    for line in (args.work / "cluster.log").read_text(errors="replace").splitlines():
-        if re.search(r"\(\d+(\.\d+)?s(, [\d.]+ cpu-s)?\)$", line):
+    # the log wraps long lines: a line not starting "cluster:" continues the one before
+    text = (args.work / "cluster.log").read_text(errors="replace")
+    for line in re.sub(r" *\n(?!cluster:) *", " ", text).splitlines():
+        if re.search(r"\(\d+(\.\d+)?s(, [\d.]+ cpu-s)?(, peak [\d.]+ GB)?\)$", line):
             print(f"  {line.removeprefix('cluster: ')}")
     met = total["wall_s"] <= 600 and total["peak_rss_gb"] <= 8
     print(f"target: wall <= 600 s, peak RSS <= 8 GB -> {'met' if met else 'NOT met'}")
