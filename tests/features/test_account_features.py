@@ -174,3 +174,16 @@ def test_odd_values_and_frames_outside_the_store_do_not_crash():
     assert row["output_input_ratio"] is None  # no input tokens: undefined, not infinite
     assert row["error_share"] == 0.0  # 99999 does not fit a status: only -1 is left
     assert row["creation_burst"] is None and row["account_age_days"] is None
+
+
+def test_timing_features_do_not_depend_on_the_order_events_come_in():
+    events = pl.DataFrame(rows("metro", METRO) + rows("human", HUMAN)).with_columns(
+        pl.col("ts").str.to_datetime(time_zone="UTC")
+    )
+    in_order = compute_account_features(events.lazy())
+    shuffled = compute_account_features(events.reverse().lazy())
+    timing = ["requests", "active_days", "active_hours", "hours_of_day", "hour_entropy"]
+    timing += ["gap_median_s", "gap_cv", "burstiness", "ip_switch_share", "sync_cells"]
+    assert shuffled.select(timing).equals(in_order.select(timing))
+    metro = in_order.row(by_predicate=pl.col("account_id") == "metro", named=True)
+    assert metro["gap_median_s"] == 600.0 and metro["ip_switch_share"] == 1.0

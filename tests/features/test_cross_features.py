@@ -5,7 +5,7 @@ import math
 
 import pytest
 
-from forensics.features import compute_account_features
+from forensics.features import compute, compute_account_features
 
 from .conftest import account_records, utc
 
@@ -35,7 +35,9 @@ def test_accounts_per_ip_and_subnet_are_max_and_median_over_the_accounts_ips(mak
     assert (f["c"]["ip_accounts_max"], f["c"]["subnet24_accounts_max"]) == (1, 1)
 
 
-def test_synchrony_compares_shared_hour_subnet_cells_with_chance(make_store):
+@pytest.mark.parametrize("key_bits", [64, 0], ids=["packed-key", "three-column-key"])
+def test_synchrony_compares_shared_hour_subnet_cells_with_chance(make_store, monkeypatch, key_bits):
+    monkeypatch.setattr(compute, "_KEY_BITS", key_bits)  # 0: codes never fit one key
     # cells (hour, /24): x and y share (10h, 1.1.1/24); z is alone in (10h, 2.2.2/24);
     # w is alone in (11h, 2.2.2/24). T = 4 cells, A_10 = 3, A_11 = 1, S = 2 for both /24s.
     store = make_store(
