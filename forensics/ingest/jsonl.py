@@ -247,10 +247,12 @@ def _read_scanned(stream: BinaryIO, mm: mmap.mmap, schema: _RunningSchema) -> It
 
     The chunked path (``_read_chunks``) copies each 16 MiB chunk out of the file map and
     polars copies it again, then parses it on one core. Here polars parses the file from
-    its own map, in parallel, with no copies, while the same chunks are checked in order,
-    on the map, by the same cheap tests the chunked path uses to decide that a chunk reads
-    natively and whole: no over-long line, no NUL byte, no line that may be nested too
-    deep, every line starting with ``{`` (no blank line: then row ``i`` is line ``i + 1``),
+    its own map, in parallel, with no copies. Nesting depth and line length are settled
+    for the whole file before the scan starts (``_safe_to_scan``: the scan runs ahead of
+    any check). Then the same chunks are checked in order, on the map, by the cheap tests
+    the chunked path uses to decide that a chunk reads natively and whole: no over-long
+    line, no NUL byte, every line starting with ``{`` (no blank line: then row ``i`` is
+    line ``i + 1``), the scan's rows being those of the chunk's sampled lines,
     and a sample of the chunk adding no field and changing no type (the chunked path's
     ``plan``), so the scan reads the fields the first chunk is read with; then, on the
     scan's rows of the chunk, its key count (no wanted key beyond those fields, see
