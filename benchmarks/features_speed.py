@@ -1,6 +1,11 @@
 """Time `compute_account_features` on a generated canonical frame (no simulator needed).
 
     POLARS_MAX_THREADS=2 .venv/bin/python benchmarks/features_speed.py --events 3000000 --accounts 25000
+    POLARS_MAX_THREADS=2 .venv/bin/python benchmarks/features_speed.py --store STORE
+
+With ``--store`` it times ``account_features`` on an existing store instead, as
+``forensics cluster`` calls it (streaming engine affinity), and prints wall and CPU seconds
+(user + sys) and the process's peak RSS; nothing is written to the store.
 
 The events are written to Parquet and a fresh process reads them back, as `cluster` reads
 the store, so that its peak RSS is the feature step's own. It prints the feature time next
@@ -132,17 +137,37 @@ def measure(events_path: str, accounts_path: str) -> None:
     print(f"peak RSS of the process after the features (before the baseline): {peak_gb:.2f} GB")
 
 
+def measure_store(root: str) -> None:
+    """Time the feature step on a store, as `forensics cluster` runs it (read-only)."""
+    from forensics.features import account_features
+    from forensics.store import Store
+
+    store = Store(root)
+    with pl.Config(engine_affinity="streaming"):
+        t0, c0 = time.perf_counter(), time.process_time()
+        result = account_features(store.scan_events(), store.scan_accounts())
+        wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    print(f"load average: {os.getloadavg()[0]:.1f}")
+    print(f"account_features on {root}: {wall:6.1f} s wall {cpu:6.1f} s cpu, "
+          f"{result.table.height:,} accounts, {result.templates.height:,} (account, template) "
+          f"pairs, peak RSS {peak_rss_gb():.2f} GB")  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=3_000_000)
     parser.add_argument("--accounts", type=int, default=25_000)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--store", help="time account_features on this store instead")
     parser.add_argument(
         "--measure", nargs=2, metavar=("EVENTS", "ACCOUNTS"), help=argparse.SUPPRESS
     )
     args = parser.parse_args()
     if args.measure:
         measure(*args.measure)
+        return
+    if args.store:
+        measure_store(args.store)
         return
 
     t0 = time.perf_counter()
