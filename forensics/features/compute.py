@@ -478,8 +478,21 @@ def _synchrony(ev: pl.LazyFrame, prefixes: pl.LazyFrame, params: FeatureParams) 
             pl.col("subnet24").to_physical().cast(pl.UInt64).alias("_subnet"),
         )
     )
-    limits = coded.select(pl.all().max()).collect(engine="in-memory")
-    bits = {name: int(value or 0).bit_length() for name, value in limits.row(0, named=True).items()}
+    # largest codes, from the inputs of the join rather than by running it twice
+    limits = (
+        ev.select(
+            pl.col("account_id").to_physical().max().alias("_account"),
+            bucket.max().alias("_bucket"),
+        )
+        .collect(engine="in-memory")
+        .row(0, named=True)
+    )
+    limits |= (
+        prefixes.select(pl.col("subnet24").to_physical().max().alias("_subnet"))
+        .collect(engine="in-memory")
+        .row(0, named=True)
+    )
+    bits = {name: int(value or 0).bit_length() for name, value in limits.items()}
     if sum(bits.values()) <= _KEY_BITS:
         # key = bucket | account | subnet, from the high bits down
         low, mid = 2 ** bits["_subnet"], 2 ** (bits["_subnet"] + bits["_account"])
