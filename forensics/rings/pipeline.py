@@ -103,7 +103,8 @@ def find_rings(
     clock = clock or _Clock(quiet=True)
     index = account_index(events)
     n = index.height
-    # per request: account, prompt hash, /24 (the prompt sample and ring scoring read it)
+    # per request: account, prompt hash, /24, timing token (read by the prompt sample, the
+    # timing view and ring scoring, instead of three more scans of the events)
     requests = request_frame(events, index, params)
     clock.lap("requests", f"{requests.height} requests hashed")
     available = available_views(events, accounts)

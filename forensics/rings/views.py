@@ -40,7 +40,6 @@ class ViewTokens:
     # idx: UInt32 (the account's row in ``index``), token: UInt64 (a 32-bit hash), df: UInt32,
     # in account order
     tokens: pl.DataFrame
-    index: pl.DataFrame  # account_id, idx
     accounts: int
     tokens_kept: int
     tokens_dropped: int
@@ -373,7 +372,6 @@ def build_view(
     return ViewTokens(
         name=name,
         tokens=kept,
-        index=index,
         accounts=n_kept,
         tokens_kept=tokens_kept,
         tokens_dropped=dropped_tokens,
