@@ -1,7 +1,9 @@
 """Ingest throughput and memory on canonical JSONL, against a bare polars baseline.
 
-Makes (or takes, with --input) a canonical JSONL file with realistic prompts, then times
-in the same run, alternating, several repetitions of:
+Makes (or takes, with --input) a canonical JSONL file with realistic prompts, its rows in
+time order as a server writes them (``--shuffled``: in random time order, the worst case
+for the store's day partitions), then times in the same run, alternating, several
+repetitions of:
 
 * baseline: ``pl.scan_ndjson(f).sink_parquet(out)`` (parse + write, nothing else);
 * forensics: ``forensics.ingest.pipeline.ingest([f], fresh_store)`` (parse, map, normalise,
@@ -13,6 +15,7 @@ the ingest's peak RSS at two input sizes (default 1M and 4M rows) to show that m
 not grow with the input.
 
     .venv/bin/python benchmarks/bench_ingest_jsonl.py [--rows 1000000] [--big-rows 4000000]
+        [--shuffled] [--reps 3] [--workdir DIR]
 """
 
 from __future__ import annotations
@@ -62,20 +65,33 @@ AGENTS = ["openai-python/1.40.0", "Mozilla/5.0 (X11; Linux x86_64)", "curl/8.5.0
 MODELS = ["gpt-large", "gpt-small", "reasoner-1"]
 
 
-def make_jsonl(path: Path, rows: int, seed: int = 7) -> None:
-    """A canonical JSONL of ``rows`` requests over six weeks, written in slices."""
+SPAN_US = 42 * 86400 * 10**6  # six weeks
+
+
+def make_jsonl(path: Path, rows: int, seed: int = 7, shuffled: bool = False) -> None:
+    """A canonical JSONL of ``rows`` requests over six weeks, written in slices.
+
+    Rows are in time order, as a server writes its access log (and as ``simulate``
+    writes events); ``shuffled``: in random time order instead, the worst case for
+    the store's day partitions (every batch then holds rows of every day).
+    """
     rng = np.random.default_rng(seed)
     start = np.datetime64("2024-05-01T00:00:00", "us")
     with open(path, "wb") as fh:
         for lo in range(0, rows, 500_000):
             n = min(500_000, rows - lo)
+            if shuffled:
+                offsets = rng.integers(0, SPAN_US, n)
+            else:  # this slice's share of the six weeks, in order
+                first, last = SPAN_US * lo // rows, SPAN_US * (lo + n) // rows
+                offsets = np.sort(rng.integers(first, last, n))
             acc = rng.integers(0, 25_000, n)
             t = rng.integers(0, len(TEMPLATES), n)
             topic = rng.integers(0, len(TOPICS), n)
             num = rng.integers(2, 900, n)
             frame = pl.DataFrame(
                 {
-                    "ts": start + rng.integers(0, 42 * 86400 * 10**6, n).astype("timedelta64[us]"),
+                    "ts": start + offsets.astype("timedelta64[us]"),
                     "account_id": acc,
                     "api_key_id": acc * 3 + rng.integers(0, 3, n),
                     "request_id": np.arange(lo, lo + n),
@@ -174,21 +190,31 @@ def main() -> None:
     ap.add_argument("--rows", type=int, default=1_000_000)
     ap.add_argument("--big-rows", type=int, default=4_000_000, help="0 to skip the RSS check")
     ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument(
+        "--shuffled",
+        action="store_true",
+        help="generate rows in random time order (the worst case for day partitions)",
+    )
     ap.add_argument("--input", help="use this canonical JSONL instead of generating one")
     ap.add_argument("--workdir", help="where to put generated files [a temp folder]")
     args = ap.parse_args()
     work = Path(args.workdir or tempfile.mkdtemp(prefix="bench-ingest-"))
     work.mkdir(parents=True, exist_ok=True)
-    path = Path(args.input) if args.input else work / f"events-{args.rows}.jsonl"
+    order = "shuffled" if args.shuffled else "ordered"
+    path = Path(args.input) if args.input else work / f"events-{args.rows}-{order}.jsonl"
     if not path.exists():
-        print(f"generating {args.rows:,} rows -> {path}", file=sys.stderr)
-        make_jsonl(path, args.rows)
+        print(f"generating {args.rows:,} rows ({order}) -> {path}", file=sys.stderr)
+        make_jsonl(path, args.rows, shuffled=args.shuffled)
     rows = args.rows if not args.input else sum(1 for _ in open(path, "rb"))
     mb = path.stat().st_size / 1e6
     base, ours = measure(path, args.reps, work)
     b = statistics.median(r["seconds"] for r in base)
     o = statistics.median(r["seconds"] for r in ours)
-    print(f"input: {path.name}: {rows:,} rows, {mb:,.0f} MB; {args.reps} repetitions, medians")
+    print(
+        f"input: {path.name}: {rows:,} rows, {mb:,.0f} MB"
+        + ("" if args.input else f", rows in {'random' if args.shuffled else 'time'} order")
+        + f"; {args.reps} repetitions, medians"
+    )
     print(
         f"baseline  scan_ndjson->sink_parquet: {b:6.2f} s  {rows / b:>12,.0f} rows/s  {mb / b:7.1f} MB/s"
     )
@@ -211,10 +237,10 @@ def main() -> None:
         f"baseline {max(r['maxrss_mb'] for r in base):,.0f} MB"
     )
     if args.big_rows:
-        big = work / f"events-{args.big_rows}.jsonl"
+        big = work / f"events-{args.big_rows}-{order}.jsonl"
         if not big.exists():
-            print(f"generating {args.big_rows:,} rows -> {big}", file=sys.stderr)
-            make_jsonl(big, args.big_rows)
+            print(f"generating {args.big_rows:,} rows ({order}) -> {big}", file=sys.stderr)
+            make_jsonl(big, args.big_rows, shuffled=args.shuffled)
         res = run(FORENSICS, str(big), str(work / "store-big"))
         subprocess.run(["rm", "-rf", str(work / "store-big")])
         print(

@@ -459,7 +459,7 @@ def _batches_by_span(
     fields = dict(schema.fields)
     flat = all(_flat(d) for d in fields.values())
     pending: deque[pl.DataFrame] = deque()
-    have = 0
+    have = released = 0
     for span in spans:
         dirty = _Dirty(span.pos, span.first_line)
         while have < span.lines:
@@ -498,7 +498,8 @@ def _batches_by_span(
             nul_free=span.nul_free,
         )
         # The chunks before this one are parsed and handed on: their pages may go.
-        lines.release_file_pages(fd, span.pos)
+        lines.release_file_pages(fd, span.pos, released)
+        released = span.pos
     # More rows after the last line can only be lines added to the file since it was
     # mapped (a log still being written): the chunked path would not read them either.
 

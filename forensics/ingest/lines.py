@@ -238,17 +238,18 @@ _MAPS_LINE = re.compile(
 )
 
 
-def release_file_pages(fd: int, upto: int) -> None:
-    """Drop this process's resident pages of the file open as ``fd`` below file offset
-    ``upto``, in every read-only mapping of it (ours and those of libraries such as
-    polars, which maps a file it scans whole), so that the resident set of a scan does
-    not grow with the file.
+def release_file_pages(fd: int, upto: int, since: int = 0) -> None:
+    """Drop this process's resident pages of the file open as ``fd`` between file offsets
+    ``since`` and ``upto``, in every read-only mapping of it (ours and those of libraries
+    such as polars, which maps a file it scans whole), so that the resident set of a scan
+    does not grow with the file. A caller that releases a file piece by piece passes the
+    end of the last piece as ``since``: the range before it is not walked again.
 
     Linux only (the mappings are found in ``/proc/self/maps``); elsewhere nothing is done.
     ``MADV_DONTNEED`` on a read-only file mapping only unmaps pages: they stay in the page
     cache, and a later read of them faults them in again with the same content.
     """
-    if upto <= 0 or not hasattr(mmap, "MADV_DONTNEED"):
+    if upto <= since or not hasattr(mmap, "MADV_DONTNEED"):
         return
     try:
         st = os.fstat(fd)
@@ -266,10 +267,12 @@ def release_file_pages(fd: int, upto: int) -> None:
         if (int(m.group(5), 16), int(m.group(6), 16)) != (os.major(st.st_dev), os.minor(st.st_dev)):
             continue
         lo, hi, offset = int(m.group(1), 16), int(m.group(2), 16), int(m.group(4), 16)
-        length = min(hi - lo, upto - offset)
+        skip = max(0, since - offset)
+        skip -= skip % mmap.PAGESIZE
+        length = min(hi - lo, upto - offset) - skip
         length -= length % mmap.PAGESIZE
         if length > 0:
-            madvise(lo, length, mmap.MADV_DONTNEED)
+            madvise(lo + skip, length, mmap.MADV_DONTNEED)
 
 
 @functools.cache
