@@ -20,7 +20,14 @@ demo: $(STAMP)
 	$(BIN)/forensics report demo_store
 	$(BIN)/forensics evaluate demo_store --truth sample_logs/truth.csv
 
-test: $(STAMP)
+# The tests also cover the Spark engine, so they install the spark extra (pyspark; Java 17 too).
+SPARK_STAMP := $(VENV)/.installed-spark
+
+$(SPARK_STAMP): $(STAMP)
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev,spark]'
+	touch $(SPARK_STAMP)
+
+test: $(SPARK_STAMP)
 	$(BIN)/pytest
 
 lint: $(STAMP)
