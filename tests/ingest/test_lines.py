@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import io
+import mmap
 import random
+import sys
 
-from forensics.ingest.lines import iter_line_chunks
+import numpy as np
+import pytest
+
+from forensics.ingest.lines import iter_line_chunks, release_file_pages
 
 
 def test_chunks_hold_whole_lines_with_true_line_numbers_across_boundaries():
@@ -57,3 +62,38 @@ def test_a_mapped_file_gives_the_same_chunks_and_rejects_as_a_stream(tmp_path):
         mapped = flatten(iter_line_chunks(fh, chunk_bytes=1500, max_line_bytes=2000))
     assert mapped == streamed
     assert streamed[1] == [(8, "line_too_long"), (201, "line_too_long"), (401, "line_too_long")]
+
+
+def _resident_kb(address: int) -> int:
+    """Resident kilobytes of this process's mapping that starts at ``address``."""
+    with open("/proc/self/smaps") as fh:
+        inside = False
+        for line in fh:
+            head = line.split()[0]
+            if "-" in head and not head.endswith(":"):
+                inside = int(head.split("-")[0], 16) == address
+            elif inside and head == "Rss:":
+                return int(line.split()[1])
+    raise AssertionError("mapping not found")
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/smaps")
+def test_releasing_file_pages_drops_only_the_range_asked_for(tmp_path):
+    # A scan of a big file releases its pages piece by piece so that memory does not grow
+    # with the file: each call must drop [since, upto) and keep the pages outside it.
+    path = tmp_path / "big.jsonl"
+    path.write_bytes(b"x" * (8 << 20))
+    with open(path, "rb") as fh:
+        mm = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+        view = np.frombuffer(mm, dtype=np.uint8)
+        address = view.ctypes.data
+        assert int(view[:: mmap.PAGESIZE].sum()) > 0  # every page touched: resident
+        before = _resident_kb(address)
+        assert before >= 8 * 1024 - 64
+        release_file_pages(fh.fileno(), 6 << 20, since=2 << 20)
+        after = _resident_kb(address)
+        assert before - after == pytest.approx(4 * 1024, abs=64)  # the 4 MiB asked for
+        release_file_pages(fh.fileno(), 8 << 20, since=6 << 20)
+        assert _resident_kb(address) == pytest.approx(2 * 1024, abs=64)  # the first 2 MiB stay
+        del view
+        mm.close()
