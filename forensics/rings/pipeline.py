@@ -88,6 +88,27 @@ def parse_views(text: str | None) -> tuple[str, ...]:
     return views
 
 
+@dataclass
+class ViewStage:
+    """What the stages up to the candidate pairs found: the part another engine can compute.
+
+    Everything after it (view baselines, view edges, graph, communities, scoring, evidence)
+    is ``rings_from_views``, the same code whichever engine built the stage. Account numbers
+    are ``views.account_index``'s, rows of ``signatures[v]`` and ``sizes[v]`` are indexed by
+    them, and ``pairs`` are (a < b) in account order (``candidates.unique_pairs``).
+    """
+
+    index: pl.DataFrame  # account_id, idx (views.account_index)
+    requests: pl.DataFrame  # views.request_frame (read by ring scoring)
+    available: list[str]  # views the store supports
+    used: list[str]  # views asked for and available, in params order
+    signatures: dict[str, np.ndarray]  # view -> (accounts x num_perm) uint32
+    sizes: dict[str, np.ndarray]  # view -> kept tokens per account
+    token_dfs: dict[str, np.ndarray]  # view -> document frequency of each kept token
+    view_stats: dict[str, dict[str, int]]  # accounts, tokens_kept, tokens_dropped, candidate_pairs
+    pairs: pl.DataFrame  # every view's candidate pairs, each once (a, b: UInt32)
+
+
 def find_rings(
     events: pl.LazyFrame,
     accounts: pl.LazyFrame | None,
@@ -100,6 +121,18 @@ def find_rings(
 
     ``templates`` (``AccountFeatures.templates``) saves the evidence a pass over the prompts.
     """
+    clock = clock or _Clock(quiet=True)
+    stage = view_stage(events, accounts, params, clock)
+    return rings_from_views(stage, events, accounts, features, params, clock, templates)
+
+
+def view_stage(
+    events: pl.LazyFrame,
+    accounts: pl.LazyFrame | None,
+    params: ClusterParams,
+    clock: _Clock | None = None,
+) -> ViewStage:
+    """Account index, request frame, and per view: tokens, signatures, LSH candidate pairs."""
     clock = clock or _Clock(quiet=True)
     index = account_index(events)
     n = index.height
@@ -127,7 +160,7 @@ def find_rings(
         signatures[view] = sig
         sizes[view] = np.bincount(rows["idx"].to_numpy(), minlength=n)
         token_dfs[view] = vt.tokens.unique("token")["df"].to_numpy()
-        pairs.append(found)
+        pairs.append(found.select(pair_key(pl.col("a"), pl.col("b"))))
         view_stats[view] = {
             "accounts": vt.accounts,
             "tokens_kept": vt.tokens_kept,
@@ -136,9 +169,40 @@ def find_rings(
         }
         # a view's token frames are large (40M rows for the prompt view at full scale):
         # released before the next view is built, not after it
-        del source, vt, rows
-    # every view's pairs, each once, in account order (view_edges reads them in that order)
-    all_pairs = unique_pairs([p.select(pair_key(pl.col("a"), pl.col("b"))) for p in pairs])
+        del source, vt, rows, found
+    return ViewStage(
+        index=index,
+        requests=requests,
+        available=available,
+        used=used,
+        signatures=signatures,
+        sizes=sizes,
+        token_dfs=token_dfs,
+        view_stats=view_stats,
+        # every view's pairs, each once, in account order (view_edges reads them in that order)
+        pairs=unique_pairs(pairs),
+    )
+
+
+def rings_from_views(
+    stage: ViewStage,
+    events: pl.LazyFrame,
+    accounts: pl.LazyFrame | None,
+    features: pl.DataFrame,
+    params: ClusterParams,
+    clock: _Clock | None = None,
+    templates: pl.DataFrame | None = None,
+) -> ClusterResult:
+    """Baselines, view edges, graph, communities, scores and evidence from a ``ViewStage``.
+
+    The stage's pairs are released once the graph is built (the stage is consumed).
+    """
+    clock = clock or _Clock(quiet=True)
+    index, requests, used = stage.index, stage.requests, stage.used
+    available, view_stats = stage.available, stage.view_stats
+    signatures, sizes, token_dfs = stage.signatures, stage.sizes, stage.token_dfs
+    n = index.height
+    all_pairs = stage.pairs
     rng = np.random.default_rng(params.seed)
     nulls: dict[str, ViewNull] = {
         v: view_null(v, signatures[v], sizes[v], token_dfs[v], params, rng) for v in used
@@ -148,7 +212,8 @@ def find_rings(
     clock.lap("edges", f"{edges.height} view edges (every pair measured in every view)")
     graph = combine(edges)
     clock.lap("graph", f"graph: {graph.height} edges from {all_pairs.height} candidate pairs")
-    del pairs, all_pairs  # measured: 37M candidate pairs at full scale, not needed again
+    # measured: 37M candidate pairs at full scale, not needed again
+    stage.pairs = all_pairs = all_pairs.clear()
     org_of = None
     if accounts is not None:
         orgs = (
@@ -441,7 +506,6 @@ def cluster_store(store: Store, params: ClusterParams, quiet: bool | None = None
     # (the prompt view peaked at 9-12 GB on 36M events with the in-memory engine).
     with store.lock(), pl.Config(engine_affinity="streaming"):
         clock = _Clock(quiet)
-        manifest = store.read_manifest()
         events = store.scan_events()
         accounts = store.scan_accounts()
         n_events = events.select(pl.len()).collect().item()
@@ -452,30 +516,50 @@ def cluster_store(store: Store, params: ClusterParams, quiet: bool | None = None
         write_parquet_atomic(store.features_path, features)
         clock.lap("features", f"features: {features.height} accounts, {n_events} events")
         result = find_rings(events, accounts, features, params, clock, computed.templates)
-        write_parquet_atomic(store.ring_members_path, result.members)
-        write_parquet_atomic(store.ring_edges_path, result.edges)
-        write_parquet_atomic(store.rings_path, result.rings)
-        run = {
-            "tool_version": __version__,
-            "started_at": started,
-            "finished_at": utc_now_iso(),
-            "parameters": result.run.pop("parameters"),
-            "seed": params.seed,
-            "inputs": [
-                {"path": rec.get("path"), "sha256": rec.get("sha256")}
-                for rec in manifest.get("inputs", [])
-            ],
-            "events": n_events,
-            **result.run,
-            "rings": result.rings.height,
-            "flagged_accounts": result.members.height,
-            "timings": clock.timings,
-            "environment": {
-                "python": platform.python_version(),
-                "polars": pl.__version__,
-                "numpy": np.__version__,
-            },
-        }
-        write_json_atomic(store.run_path, run)
-        result.run = run
+        write_cluster_outputs(store, result, params, clock, started, n_events, "local")
     return result
+
+
+def write_cluster_outputs(
+    store: Store,
+    result: ClusterResult,
+    params: ClusterParams,
+    clock: _Clock,
+    started: str,
+    n_events: int,
+    engine: str,
+    environment: dict[str, str] | None = None,
+) -> None:
+    """Write rings/{members,edges,rings}.parquet and run.json (the caller holds the lock).
+
+    ``environment`` adds to run.json's versions (the Spark engine's version and master).
+    """
+    manifest = store.read_manifest()
+    write_parquet_atomic(store.ring_members_path, result.members)
+    write_parquet_atomic(store.ring_edges_path, result.edges)
+    write_parquet_atomic(store.rings_path, result.rings)
+    run = {
+        "tool_version": __version__,
+        "engine": engine,
+        "started_at": started,
+        "finished_at": utc_now_iso(),
+        "parameters": result.run.pop("parameters"),
+        "seed": params.seed,
+        "inputs": [
+            {"path": rec.get("path"), "sha256": rec.get("sha256")}
+            for rec in manifest.get("inputs", [])
+        ],
+        "events": n_events,
+        **result.run,
+        "rings": result.rings.height,
+        "flagged_accounts": result.members.height,
+        "timings": clock.timings,
+        "environment": {
+            "python": platform.python_version(),
+            "polars": pl.__version__,
+            "numpy": np.__version__,
+            **(environment or {}),
+        },
+    }
+    write_json_atomic(store.run_path, run)
+    result.run = run
