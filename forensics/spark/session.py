@@ -93,9 +93,11 @@ def spark_session(master: str | None = None, conf: dict[str, str] | None = None)
         "spark.app.name": "forensics",
         "spark.sql.session.timeZone": "UTC",
         "spark.ui.showConsoleProgress": "false",
-        **({"spark.ui.enabled": "false", "spark.pyspark.python": sys.executable} if local else {}),
+        **({"spark.ui.enabled": "false"} if local else {}),
         **(conf or {}),
     }
+    if local:  # pyspark starts workers with PYSPARK_PYTHON, else whatever `python3` is on PATH
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     builder = SparkSession.builder.master(master or "local[*]")
     for key, value in settings.items():
         builder = builder.config(key, value)
