@@ -68,11 +68,15 @@ def _as_type(name: str, target: pl.DataType, have: pl.DataType | None) -> pl.Exp
     return pl.col(name).cast(target, strict=False)
 
 
+# The event columns the features read.
+EVENT_FIELDS_USED = ("account_id", "ts", "src_ip", "user_agent", "model", "status")
+EVENT_FIELDS_USED += ("input_tokens", "output_tokens", "prompt")
+
+
 def _canonical(events: pl.LazyFrame) -> pl.LazyFrame:
     """The event columns the features read, typed, without rows lacking account or time."""
-    used = ("account_id", "ts", "src_ip", "user_agent", "model", "status", "input_tokens")
-    used += ("output_tokens", "prompt")
     schema = events.collect_schema()
+    used = EVENT_FIELDS_USED
     return events.select(_as_type(n, EVENT_SCHEMA[n], schema.get(n)) for n in used).filter(
         pl.col("account_id").is_not_null() & pl.col("ts").is_not_null()
     )
@@ -285,17 +289,12 @@ def _network(account_ips: pl.LazyFrame) -> pl.LazyFrame:
     )
 
 
-def _model_mix(ev: pl.LazyFrame, params: FeatureParams) -> pl.LazyFrame:
-    """Model mix, and the day each account first used the newest model.
-
-    The newest model is the one whose first request in the store is latest, among models
-    with at least ``newest_model_min_share`` of all requests (so one stray request to an
-    odd model name does not define it).
-    """
+def _model_pairs(ev: pl.LazyFrame) -> pl.LazyFrame:
+    """(account_id, model, n, first_ts): each account's requests and first request per model."""
     pair = pl.col("account_id").to_physical().cast(pl.UInt64) * 2**32 + pl.col(
         "model"
     ).to_physical().cast(pl.UInt64)
-    per_pair = (
+    return (
         ev.filter(pl.col("model").is_not_null())
         .group_by(pair.alias("_pair"))  # (account, model) on one 64-bit key
         .agg(
@@ -306,18 +305,20 @@ def _model_mix(ev: pl.LazyFrame, params: FeatureParams) -> pl.LazyFrame:
         )
         .drop("_pair")
     )
-    per_model = per_pair.group_by("model").agg(
-        pl.col("n").sum().alias("n"), pl.col("first_ts").min().alias("first_ts")
-    )
-    newest = (
+
+
+def _newest_model(per_model: pl.LazyFrame, params: FeatureParams) -> pl.LazyFrame:
+    """(model, is_newest) for the newest model, from (model, n, first_ts) over all accounts."""
+    return (
         per_model.filter(pl.col("n") >= params.newest_model_min_share * pl.col("n").sum())
         .sort("first_ts", "model", descending=[True, False])
         .head(1)
         .select("model", pl.lit(True).alias("is_newest"))
     )
-    marked = per_pair.join(newest, on="model", how="left").with_columns(
-        pl.col("is_newest").fill_null(False)
-    )
+
+
+def _model_mix_per_account(marked: pl.LazyFrame) -> pl.LazyFrame:
+    """Model mix from (account_id, model, n, first_ts, is_newest), one row per account."""
     return marked.group_by("account_id").agg(
         pl.len().alias("distinct_models"),
         (pl.col("n").max() / pl.col("n").sum()).alias("top_model_share"),
@@ -330,6 +331,23 @@ def _model_mix(ev: pl.LazyFrame, params: FeatureParams) -> pl.LazyFrame:
         .dt.date()
         .alias("newest_model_first_day"),
     )
+
+
+def _model_mix(ev: pl.LazyFrame, params: FeatureParams) -> pl.LazyFrame:
+    """Model mix, and the day each account first used the newest model.
+
+    The newest model is the one whose first request in the store is latest, among models
+    with at least ``newest_model_min_share`` of all requests (so one stray request to an
+    odd model name does not define it).
+    """
+    per_pair = _model_pairs(ev)
+    per_model = per_pair.group_by("model").agg(
+        pl.col("n").sum().alias("n"), pl.col("first_ts").min().alias("first_ts")
+    )
+    marked = per_pair.join(_newest_model(per_model, params), on="model", how="left").with_columns(
+        pl.col("is_newest").fill_null(False)
+    )
+    return _model_mix_per_account(marked)
 
 
 def _model_switch(mix: pl.LazyFrame, params: FeatureParams) -> pl.LazyFrame:
@@ -394,19 +412,23 @@ def _templates(pairs: pl.LazyFrame, params: FeatureParams) -> pl.LazyFrame:
     n_accounts = pl.col("account_id").n_unique()
     per_template = pairs.group_by("template").agg(pl.len().alias("template_accounts"))
     prompted_accounts = pairs.select(n_accounts.alias("N"))
+    counted = pairs.join(per_template, on="template", how="left").join(
+        prompted_accounts, how="cross"
+    )
+    return _templates_per_account(counted)
+
+
+def _templates_per_account(counted: pl.LazyFrame) -> pl.LazyFrame:
+    """``_templates`` from (account_id, template, n, long, template_accounts, N) rows."""
     idf = (
         (pl.lit(1.0) * pl.col("N") / pl.col("template_accounts")).log()
         / pl.max_horizontal(pl.col("N") / 2.0, pl.lit(math.e)).log()
     ).clip(0.0, 1.0)
-    weighted = (
-        pairs.join(per_template, on="template", how="left")
-        .join(prompted_accounts, how="cross")
-        .with_columns(
-            pl.when((pl.col("template_accounts") >= 2) & pl.col("long"))
-            .then(idf)
-            .otherwise(0.0)
-            .alias("idf")
-        )
+    weighted = counted.with_columns(
+        pl.when((pl.col("template_accounts") >= 2) & pl.col("long"))
+        .then(idf)
+        .otherwise(0.0)
+        .alias("idf")
     )
     most_used = pl.col("n") == pl.col("n").max()
     templates = weighted.group_by("account_id").agg(
@@ -428,25 +450,28 @@ def _templates(pairs: pl.LazyFrame, params: FeatureParams) -> pl.LazyFrame:
 def _infra_sharing(account_ips: pl.LazyFrame) -> pl.LazyFrame:
     """Accounts per IP and per /24, as the max and median over the account's IPs / subnets."""
     ip_accounts = account_ips.group_by("src_ip").agg(pl.len().alias("ip_accounts"))
-    per_ip = (
-        account_ips.join(ip_accounts, on="src_ip")
-        .group_by("_account")
-        .agg(
-            pl.col("ip_accounts").max().alias("ip_accounts_max"),
-            pl.col("ip_accounts").median().alias("ip_accounts_median"),
-        )
-    )
     account_subnets = account_ips.select("_account", "subnet24").drop_nulls().unique()
     subnet_accounts = account_subnets.group_by("subnet24").agg(pl.len().alias("subnet_accounts"))
-    per_subnet = (
-        account_subnets.join(subnet_accounts, on="subnet24")
-        .group_by("_account")
-        .agg(
-            pl.col("subnet_accounts").max().alias("subnet24_accounts_max"),
-            pl.col("subnet_accounts").median().alias("subnet24_accounts_median"),
-        )
+    return _infra_per_account(
+        account_ips.join(ip_accounts, on="src_ip"),
+        account_subnets.join(subnet_accounts, on="subnet24"),
     )
-    return per_ip.join(per_subnet, on="_account", how="left")
+
+
+def _infra_per_account(
+    ips: pl.LazyFrame, subnets: pl.LazyFrame, key: str = "_account"
+) -> pl.LazyFrame:
+    """``_infra_sharing`` from (key, ip_accounts) per (account, IP) and (key, subnet_accounts)
+    per (account, /24): the max and median over the account's IPs and subnets."""
+    per_ip = ips.group_by(key).agg(
+        pl.col("ip_accounts").max().alias("ip_accounts_max"),
+        pl.col("ip_accounts").median().alias("ip_accounts_median"),
+    )
+    per_subnet = subnets.group_by(key).agg(
+        pl.col("subnet_accounts").max().alias("subnet24_accounts_max"),
+        pl.col("subnet_accounts").median().alias("subnet24_accounts_median"),
+    )
+    return per_ip.join(per_subnet, on=key, how="left")
 
 
 def _synchrony(ev: pl.LazyFrame, prefixes: pl.LazyFrame, params: FeatureParams) -> pl.LazyFrame:
@@ -466,7 +491,7 @@ def _synchrony(ev: pl.LazyFrame, prefixes: pl.LazyFrame, params: FeatureParams) 
     window counts run on one integer column; the result is keyed by ``_account``.
     """
     # the subnet is joined on first, so that the one `unique` runs on compact integer keys
-    bucket = pl.col("ts").dt.truncate(params.sync_bucket).rle_id()  # before any join
+    bucket = sync_bucket(params).rle_id()  # before any join
     coded = (
         ev.select("account_id", bucket.cast(pl.UInt64).alias("_bucket"), "src_ip")
         .filter(pl.col("src_ip").is_not_null())
@@ -506,21 +531,28 @@ def _synchrony(ev: pl.LazyFrame, prefixes: pl.LazyFrame, params: FeatureParams) 
         cells = coded.unique()
         account, bucket, subnet = pl.col("_account"), pl.col("_bucket"), pl.col("_subnet")
         bucket_subnet = pl.struct(bucket, subnet)
+    counted = cells.select(
+        account.cast(pl.UInt32),
+        pl.len().over(bucket_subnet).alias("c"),
+        pl.len().over(bucket).alias("A"),
+        pl.len().over(subnet).alias("S"),
+        pl.len().alias("T"),
+    )
+    return _sync_per_account(counted)
+
+
+def sync_bucket(params: FeatureParams) -> pl.Expr:
+    """The time bucket of a request's synchrony cell (``ts`` truncated to ``sync_bucket``)."""
+    return pl.col("ts").dt.truncate(params.sync_bucket)
+
+
+def _sync_per_account(counted: pl.LazyFrame, key: str = "_account") -> pl.LazyFrame:
+    """``_synchrony`` from one row per (account, bucket, /24) cell with its counts c, A, S, T."""
     expected = (pl.col("A") - 1).cast(pl.Float64) * (pl.col("S") - 1).cast(pl.Float64) / pl.col("T")
-    return (
-        cells.select(
-            account.cast(pl.UInt32),
-            pl.len().over(bucket_subnet).alias("c"),
-            pl.len().over(bucket).alias("A"),
-            pl.len().over(subnet).alias("S"),
-            pl.len().alias("T"),
-        )
-        .group_by("_account")
-        .agg(
-            pl.len().alias("sync_cells"),
-            (pl.col("c") - 1).mean().cast(pl.Float64).alias("sync_peers_mean"),
-            (((pl.col("c") - 1).sum() + 1) / (expected.sum() + 1.0)).alias("sync_ratio"),
-        )
+    return counted.group_by(key).agg(
+        pl.len().alias("sync_cells"),
+        (pl.col("c") - 1).mean().cast(pl.Float64).alias("sync_peers_mean"),
+        (((pl.col("c") - 1).sum() + 1) / (expected.sum() + 1.0)).alias("sync_ratio"),
     )
 
 
@@ -664,6 +696,19 @@ def account_features(
     table = table.with_columns(pl.col("account_id").cast(pl.String)).join(
         requests.lazy(), on="account_id", how="left"
     )
+    templates = pairs.select(
+        "account_id",
+        pl.col("template").cast(pl.UInt64),
+        pl.col("n").cast(pl.UInt32).alias("requests"),
+    )
+    return AccountFeatures(_feature_table(table, accounts, params), templates)
+
+
+def _feature_table(
+    table: pl.LazyFrame, accounts: pl.LazyFrame | None, params: FeatureParams
+) -> pl.DataFrame:
+    """The parts joined on ``account_id`` (String), with the account records and the ratios
+    of parts, as exactly ``FEATURE_SCHEMA`` sorted by account."""
     if accounts is not None:
         table = table.join(_account_records(accounts, params), on="account_id", how="left")
         table = table.with_columns(
@@ -680,9 +725,4 @@ def account_features(
         pl.col(n).cast(t) if n in have else pl.lit(None, dtype=t).alias(n)
         for n, t in FEATURE_SCHEMA.items()
     ]
-    templates = pairs.select(
-        "account_id",
-        pl.col("template").cast(pl.UInt64),
-        pl.col("n").cast(pl.UInt32).alias("requests"),
-    )
-    return AccountFeatures(table.select(columns).sort("account_id").collect(), templates)
+    return table.select(columns).sort("account_id").collect()
