@@ -207,6 +207,28 @@ def cluster_command(
             "--min-score", min=0.0, max=1.0, help=f"Smallest ring score reported [{_CP.min_score}]."
         ),
     ] = None,
+    engine: Annotated[
+        str,
+        typer.Option(
+            "--engine",
+            help="local, or spark: features, views, signatures and candidate pairs on Spark "
+            "(needs the spark extra and Java 17).",
+        ),
+    ] = "local",
+    spark_master: Annotated[
+        str | None,
+        typer.Option(
+            "--spark-master",
+            help="Spark master URL (with --engine spark) [local[*]].",
+            metavar="URL",
+        ),
+    ] = None,
+    spark_conf: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--spark-conf", help="A Spark setting key=value (with --engine spark); repeatable."
+        ),
+    ] = None,
 ) -> None:
     """Find rings of coordinated accounts: features, views, MinHash/LSH, graph, scoring."""
     import dataclasses
@@ -229,7 +251,20 @@ def cluster_command(
         views=parse_views(views),
         **{k: v for k, v in given.items() if v is not None},
     )
-    result = cluster_store(Store(store), params)
+    if engine not in ("local", "spark"):
+        raise typer.BadParameter(f"{engine!r}: choose local or spark", param_hint="--engine")
+    if engine == "local" and (spark_master is not None or spark_conf):
+        raise typer.BadParameter("needs --engine spark", param_hint="--spark-master/--spark-conf")
+    if engine == "spark":
+        from forensics.spark.engine import cluster_store_spark, parse_spark_conf
+
+        try:
+            conf = parse_spark_conf(spark_conf or [])
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--spark-conf") from None
+        result = cluster_store_spark(store, params, spark_master, conf)
+    else:
+        result = cluster_store(Store(store), params)
     run = result.run
     stderr.print(
         f"cluster: {run['rings']} ring(s), {run['flagged_accounts']} flagged account(s) of "
