@@ -25,14 +25,13 @@ from forensics.rings.pipeline import (
     write_cluster_outputs,
 )
 from forensics.schema import EVENT_SCHEMA
+from forensics.spark.features import spark_account_features
 from forensics.spark.session import require_spark, spark_session
 from forensics.spark.views import spark_view_stage
 from forensics.store import Store, utc_now_iso, write_parquet_atomic
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
-
-    from forensics.features.compute import AccountFeatures
 
 _URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 
@@ -83,7 +82,7 @@ def cluster_store_spark(
             n_events = events.count()
             if n_events == 0:
                 raise ForensicsError(f"store {store.root} holds no events; ingest some logs first")
-            computed = _features(session, events, accounts, store)
+            computed = spark_account_features(session, events, accounts)
             features = computed.table
             write_parquet_atomic(store.features_path, features)
             clock.lap("features", f"features: {features.height} accounts, {n_events} events")
@@ -118,19 +117,6 @@ def read_accounts(spark: SparkSession, store: Store) -> DataFrame | None:
     if not store.accounts_path.is_file():
         return None
     return spark.read.parquet(str(store.accounts_path))
-
-
-def _features(
-    spark: SparkSession, events: DataFrame, accounts: DataFrame | None, store: Store
-) -> AccountFeatures:
-    """The feature table on Spark (``spark.features``), or locally until that module exists."""
-    try:
-        from forensics.spark.features import spark_account_features
-    except ImportError:
-        from forensics.features.compute import account_features
-
-        return account_features(store.scan_events(), store.scan_accounts())
-    return spark_account_features(spark, events, accounts)
 
 
 def parse_spark_conf(pairs: list[str]) -> dict[str, str]:

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
 MIN_JAVA = 17
+LOCAL_PARTITIONS_PER_CORE = 4
 INSTALL_EXTRA = "the Spark engine needs the spark extra: pip install 'forensics[spark]'"
 INSTALL_JAVA = (
     "install a Java {need}+ runtime (e.g. `apt-get install openjdk-17-jre-headless`, "
@@ -78,6 +79,16 @@ def require_spark() -> None:
         )
 
 
+def local_cores(master: str | None) -> int:
+    """Cores of a local master: N for ``local[N]``, the machine's for ``local[*]`` or None."""
+    found = re.fullmatch(r"local(?:\[(\d+|\*)(?:,\s*\d+)?\])?", master or "local[*]")
+    if found and found.group(1) and found.group(1) != "*":
+        return max(1, int(found.group(1)))
+    if found and found.group(1) is None:  # plain "local": one core
+        return 1
+    return max(1, os.cpu_count() or 1)
+
+
 def spark_session(master: str | None = None, conf: dict[str, str] | None = None) -> SparkSession:
     """A Spark session: ``local[*]`` when ``master`` is None, UTC session time, ``conf`` applied.
 
@@ -89,11 +100,17 @@ def spark_session(master: str | None = None, conf: dict[str, str] | None = None)
     from pyspark.sql import SparkSession
 
     local = master is None or master.startswith("local")
+    # Locally, Spark's 200 shuffle partitions are 200 tiny Python tasks per shuffle: a few
+    # per core instead (a cluster keeps Spark's default unless --spark-conf says otherwise).
+    local_defaults = {
+        "spark.ui.enabled": "false",
+        "spark.sql.shuffle.partitions": str(LOCAL_PARTITIONS_PER_CORE * local_cores(master)),
+    }
     settings = {
         "spark.app.name": "forensics",
         "spark.sql.session.timeZone": "UTC",
         "spark.ui.showConsoleProgress": "false",
-        **({"spark.ui.enabled": "false"} if local else {}),
+        **(local_defaults if local else {}),
         **(conf or {}),
     }
     if local:  # pyspark starts workers with PYSPARK_PYTHON, else whatever `python3` is on PATH

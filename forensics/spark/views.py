@@ -11,9 +11,9 @@ turned into Polars frames: ``views.request_frame``, ``prompt_sample.prompt_sampl
   view's accounts and accounts with fewer than ``min_account_tokens`` kept tokens are
   dropped by joins, as ``views.build_view`` drops them;
 * LSH: an account is in the bucket of band i holding its signature rows [i*r, (i+1)*r);
-  buckets are a (view, band, rows) group-by, and the pairs of whole buckets come from
-  ``candidates.pairs_from_buckets`` (each member linked to its next ``neighbours_per_bucket``
-  in a hashed order) inside tasks.
+  (view, band, rows) rows are shuffled so that each bucket lands whole in one task group,
+  where ``candidates.pairs_from_buckets`` links each member to its next
+  ``neighbours_per_bucket`` in a hashed order; the pairs are made distinct by Spark.
 
 Buckets are keyed by the r signature values themselves, where the local engine keys them by
 a 64-bit mix of the values; the two groupings differ only if that mix collides (probability
@@ -34,7 +34,6 @@ import pyarrow as pa
 
 from forensics.rings.candidates import pair_key, pairs_from_buckets, unique_pairs
 from forensics.rings.params import ClusterParams
-from forensics.rings.pipeline import ViewStage, _Clock
 from forensics.rings.prompt_sample import prompt_sample
 from forensics.rings.signatures import MAX_HASH, bulk_minhash, permutations
 from forensics.rings.views import (
@@ -52,6 +51,8 @@ from forensics.schema import EVENT_SCHEMA
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
+    from forensics.rings.pipeline import ViewStage, _Clock
+
 # Views built from the events inside tasks (timing comes from the request frame).
 VIEW_CODES: dict[str, int] = {"prompt": 0, "infra": 1, "timing": 2, "behaviour": 3}
 EVENT_COLUMNS = ("ts", "account_id", "api_key_id", "src_ip", "user_agent", "model", "prompt")
@@ -61,8 +62,10 @@ EVENT_COLUMNS = ("ts", "account_id", "api_key_id", "src_ip", "user_agent", "mode
 MAX_BLOCK_ACCOUNTS = 4096
 # Blocks per core at least, so that tasks balance.
 BLOCKS_PER_CORE = 4
-# Task groups over which LSH buckets are spread (each group: many whole buckets).
+# Task groups over which LSH buckets are spread (each group: many whole buckets), and the
+# most (account, band) rows a group should get (about 40 MB in a task).
 BUCKET_GROUPS_PER_CORE = 4
+MAX_GROUP_BAND_ROWS = 1 << 20
 
 _REQUESTS_SCHEMA = "account int, _ph long, _has boolean, _net long, _has_net boolean, _timing long"
 _TOKENS_SCHEMA = "view int, idx int, token long"
@@ -84,6 +87,9 @@ def spark_view_stage(
     """
     from pyspark import StorageLevel
     from pyspark.sql import functions as F
+
+    # (imported here: the tasks' workers import this module, and need none of the pipeline)
+    from forensics.rings.pipeline import _Clock
 
     clock = clock or _Clock(quiet=True)
     cached: list[DataFrame] = []
@@ -170,27 +176,31 @@ def spark_view_stage(
         signatures = _collect_signatures(sigs, used, n, params.num_perm)
         clock.lap("signatures", f"signatures (Spark): {len(used)} view(s), {n} accounts")
 
-        groups = BUCKET_GROUPS_PER_CORE * cores
-        bands = sigs.mapInArrow(_arrow_map(_band_rows, params), _BANDS_SCHEMA)
-        shared = (
-            bands.groupBy("view", "band", "value").count().where(F.col("count") >= 2).drop("count")
+        # Band rows go to task groups by a hash of (band, rows): each bucket whole in one
+        # group. Buckets of one account give no pairs there, so they need no filter first.
+        groups = max(
+            BUCKET_GROUPS_PER_CORE * cores,
+            math.ceil(n * params.lsh_bands * len(used) / MAX_GROUP_BAND_ROWS),
         )
-        pairs_sdf = keep(
-            bands.join(shared, ["view", "band", "value"], "left_semi")
+        found = _polars(
+            sigs.mapInArrow(_arrow_map(_band_rows, params), _BANDS_SCHEMA)
             .withColumn("group", F.pmod(F.xxhash64("band", "value"), F.lit(groups)))
             .groupBy("view", "group")
             .applyInArrow(_arrow_group(_bucket_pairs, params), _PAIRS_SCHEMA)
             .distinct()
-        )
-        per_view = dict(pairs_sdf.groupBy("view").count().collect())
-        for view in used:
+            .toArrow()
+        ).select(pl.col("view"), pair_key(pl.col("a"), pl.col("b")))
+        per_view = dict(found.group_by("view").len().iter_rows())
+        for view in used:  # distinct pairs per view (a pair may share several bands)
             stats[view]["candidate_pairs"] = int(per_view.get(VIEW_CODES[view], 0))
-        pooled = _polars(pairs_sdf.select("a", "b").distinct().toArrow())
-        pairs = unique_pairs([pooled.select(pair_key(pl.col("a"), pl.col("b")))])
+        pairs = unique_pairs([found])
+        del found
         clock.lap(
             "lsh",
             "LSH (Spark): " + ", ".join(f"{v} {stats[v]['candidate_pairs']} pairs" for v in used),
         )
+        from forensics.rings.pipeline import ViewStage
+
         return ViewStage(
             index=index,
             requests=requests,
@@ -349,7 +359,8 @@ def _document_frequency_filter(
     A token's document frequency counts every account holding it (those with records but
     no events too); the cap is ``max(2, max_token_share * accounts in the view)``. Returns
     the kept (view, idx, token) rows of accounts with events, each view's statistics, its
-    kept tokens per account (``sizes``) and the document frequency of each kept token.
+    kept tokens per account (``sizes``) and the document frequency of each kept token. Only
+    small aggregates reach the driver: counts per view, per account, per frequency value.
     """
     from pyspark.sql import functions as F
 
@@ -359,41 +370,48 @@ def _document_frequency_filter(
     cap = F.lit(0)
     for code, value in caps.items():
         cap = F.when(F.col("view") == code, F.lit(value)).otherwise(cap)
-    df = keep(rows.groupBy("view", "token").agg(F.count("*").alias("df")))
-    dropped = dict(df.where(F.col("df") > cap).groupBy("view").count().collect())
-    under = rows.join(df.where(F.col("df") <= cap), ["view", "token"])
+    df = rows.groupBy("view", "token").agg(F.count("*").alias("df"))
+    common = df.where(F.col("df") > cap).groupBy("view").count()
+    under = keep(rows.join(df.where(F.col("df") <= cap), ["view", "token"]))
     per_account = keep(
         under.groupBy("view", "idx")
         .agg(F.count("*").alias("tokens"))
         .where(F.col("tokens") >= params.min_account_tokens)
     )
-    kept = keep(under.join(per_account.select("view", "idx"), ["view", "idx"], "left_semi"))
-    thick = dict(per_account.groupBy("view").count().collect())
-    distinct_tokens = dict(kept.groupBy("view").agg(F.count_distinct("token")).collect())
-    kept = kept.where(F.col("idx") < n)  # accounts with records only: no signature row
-
-    counts = _polars(per_account.where(F.col("idx") < n).toArrow())
-    histogram = _polars(
-        kept.select("view", "token", "df").distinct().groupBy("view", "df").count().toArrow()
+    kept = under.join(per_account.select("view", "idx"), ["view", "idx"], "left_semi")
+    # per kept token: its frequency, and whether an account with events holds it (tokens of
+    # record-only accounts count in tokens_kept but have no signature row)
+    frequencies = (
+        kept.groupBy("view", "token", "df")
+        .agg(F.max((F.col("idx") < n).cast("int")).alias("signed"))
+        .groupBy("view", "df", "signed")
+        .count()
     )
+    dropped = dict(common.collect())
+    counts = _polars(per_account.toArrow())
+    histogram = _polars(frequencies.toArrow())
+
     stats: dict[str, dict[str, int]] = {}
     sizes: dict[str, np.ndarray] = {}
     token_dfs: dict[str, np.ndarray] = {}
     for code, view in codes.items():
         mine = counts.filter(pl.col("view") == code)
+        signed = mine.filter(pl.col("idx") < n)
         size = np.zeros(n, dtype=np.int64)
-        size[mine["idx"].to_numpy()] = mine["tokens"].to_numpy()
+        size[signed["idx"].to_numpy()] = signed["tokens"].to_numpy()
         sizes[view] = size
-        h = histogram.filter(pl.col("view") == code).sort("df")
+        h = histogram.filter(pl.col("view") == code)
+        h_signed = h.filter(pl.col("signed") == 1).sort("df")
         token_dfs[view] = np.repeat(
-            h["df"].to_numpy().astype(np.uint32), h["count"].to_numpy().astype(np.int64)
+            h_signed["df"].to_numpy().astype(np.uint32),
+            h_signed["count"].to_numpy().astype(np.int64),
         )
         stats[view] = {
-            "accounts": int(thick.get(code, 0)),
-            "tokens_kept": int(distinct_tokens.get(code, 0)),
+            "accounts": mine.height,
+            "tokens_kept": int(h["count"].sum()),
             "tokens_dropped": int(dropped.get(code, 0)),
         }
-    return kept.select("view", "idx", "token"), stats, sizes, token_dfs
+    return kept.where(F.col("idx") < n).select("view", "idx", "token"), stats, sizes, token_dfs
 
 
 def _collect_signatures(
@@ -430,6 +448,8 @@ def _flags(events: DataFrame) -> pl.LazyFrame:
 def _empty_stage(
     index: pl.DataFrame, requests: pl.DataFrame, available: list[str], used: list[str]
 ) -> ViewStage:
+    from forensics.rings.pipeline import ViewStage
+
     return ViewStage(
         index=index,
         requests=requests,

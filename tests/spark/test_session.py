@@ -59,3 +59,14 @@ def test_session_runs_in_utc_with_the_conf_applied(spark):
     assert spark.conf.get("spark.sql.session.timeZone") == "UTC"
     assert spark.conf.get("spark.sql.shuffle.partitions") == "4"
     assert spark.range(10).count() == 10
+
+
+@pytest.mark.parametrize(
+    ("master", "cores"),
+    [("local[2]", 2), ("local", 1), ("local[3,2]", 3), ("local[*]", None), (None, None)],
+)
+def test_local_master_cores_set_the_shuffle_partitions(master, cores):
+    import os
+
+    expected = cores if cores is not None else max(1, os.cpu_count() or 1)
+    assert session_module.local_cores(master) == expected
