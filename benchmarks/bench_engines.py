@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import ctypes
+import fcntl
 import json
 import os
 import platform
@@ -41,6 +42,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -68,6 +70,7 @@ class Run:
     peak_jvm_rss: float
     hwm_sum: float  # bytes, sum of each process's own peak RSS (VmHWM)
     processes: int
+    load: tuple[float, float] = (0.0, 0.0)  # 1-minute load average at the start and the end
     timings: dict[str, float] = field(default_factory=dict)
 
 
@@ -169,11 +172,31 @@ def _cpu_children() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def measure(engine: str, store: Path, extra: list[str], log: Path) -> Run:
+@contextlib.contextmanager
+def _held(lock: Path | None) -> Iterator[None]:
+    """Hold ``lock`` (flock(2), as flock(1) takes it) for one run; no lock when None."""
+    if lock is None:
+        yield
+        return
+    with open(lock, "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def measure(engine: str, store: Path, extra: list[str], log: Path, lock: Path | None = None) -> Run:
     """`forensics cluster STORE --engine ENGINE` in a child process, measured as a tree."""
+    with _held(lock):
+        return _measure(engine, store, extra, log)
+
+
+def _measure(engine: str, store: Path, extra: list[str], log: Path) -> Run:
     cmd = [*FORENSICS, "cluster", str(store), "--engine", engine, *extra]
     sampler = _TreeSampler()
     cpu0 = _cpu_children()
+    load0 = os.getloadavg()[0]
     with open(log, "w") as err:
         t = time.perf_counter()
         proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err)
@@ -198,6 +221,7 @@ def measure(engine: str, store: Path, extra: list[str], log: Path) -> Run:
         peak_jvm_rss=sampler.peak_jvm,
         hwm_sum=sum(sampler.hwm.values()),
         processes=len(sampler.hwm),
+        load=(load0, os.getloadavg()[0]),
         timings=run_json.get("timings", {}),
     )
 
@@ -367,11 +391,14 @@ def print_shuffles(log_dir: Path, events: int, accounts: int) -> None:
         f"{totals['input_records']:,.0f} records; results sent to the driver: "
         f"{totals['result_bytes'] / 2**20:,.1f} MiB ({totals['tasks']:,.0f} tasks)"
     )
-    shuffled = written = 0.0
+    shuffled = written = broadcast = 0.0
     for row in rows:
         rec, size, wrote = row["rows"], row["data_size"], row["bytes_written"]
-        shuffled += size or 0
-        written += wrote or 0
+        if row["kind"] == "BroadcastExchange":
+            broadcast += size or 0
+        else:
+            shuffled += size or 0
+            written += wrote or 0
         print(
             f"  {row['kind']:17s} rows {rec or 0:>12,.0f}  in-memory {(size or 0) / 2**20:9,.1f} MiB"
             f"  written {(wrote or 0) / 2**20:9,.1f} MiB  "
@@ -382,9 +409,10 @@ def print_shuffles(log_dir: Path, events: int, accounts: int) -> None:
         print(f"      {_short(row['exchange'], 150)}")
         print(f"      below: {_short(row['below'], 150)}")
     print(
-        f"  all exchanges: {shuffled / 2**20:,.1f} MiB in memory, {written / 2**20:,.1f} MiB "
+        f"  all shuffles: {shuffled / 2**20:,.1f} MiB in memory, {written / 2**20:,.1f} MiB "
         f"written: {written / events:,.1f} B/event, {written / accounts:,.0f} B/account "
-        f"({events:,} events, {accounts:,} accounts)"
+        f"({events:,} events, {accounts:,} accounts); broadcasts: {broadcast / 2**20:,.1f} MiB "
+        f"(sent to every executor)"
     )
 
 
@@ -397,8 +425,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--spark-master", default=None)
     ap.add_argument("--spark-conf", action="append", default=[], metavar="K=V")
     ap.add_argument("--shuffles", action="store_true", help="Also report Spark's shuffles.")
+    ap.add_argument(
+        "--lock",
+        default=None,
+        help="Hold this file lock (e.g. /tmp/forensics-bench.lock) during each run, not between.",
+    )
     args = ap.parse_args(argv)
     _become_subreaper()
+    lock = Path(args.lock) if args.lock else None
     source, work = Path(args.store), Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
     stores = {e: copy_store(source, work / f"{e}_store") for e in ("local", "spark")}
@@ -423,8 +457,8 @@ def main(argv: list[str] | None = None) -> int:
     for i in range(args.repeat):
         order = ("local", "spark") if i % 2 == 0 else ("spark", "local")
         for engine in order:
-            load = os.getloadavg()[0]
-            run = measure(engine, stores[engine], extra[engine], work / f"{engine}_{i}.log")
+            log = work / f"{engine}_{i}.log"
+            run = measure(engine, stores[engine], extra[engine], log, lock)
             runs[engine].append(run)
             memberships[engine].append(_members(stores[engine]))
             print(
@@ -432,7 +466,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"peak tree RSS {run.peak_rss / 2**20:7,.0f} MiB (PSS "
                 f"{run.peak_pss / 2**20:,.0f}, JVM {run.peak_jvm_rss / 2**20:,.0f}, sum of "
                 f"per-process peaks {run.hwm_sum / 2**20:,.0f} MiB, {run.processes} processes); "
-                f"load {load:.1f} -> {os.getloadavg()[0]:.1f}",
+                f"load {run.load[0]:.1f} -> {run.load[1]:.1f}",
                 flush=True,
             )
     print("medians:")
@@ -482,7 +516,7 @@ def main(argv: list[str] | None = None) -> int:
             "--spark-conf", f"spark.eventLog.dir=file://{log_dir.resolve()}",
             "--spark-conf", "spark.eventLog.compress=false",
         ]  # fmt: skip
-        measure("spark", stores["spark"], [*spark_extra, *conf], work / "spark_eventlog.log")
+        measure("spark", stores["spark"], [*spark_extra, *conf], work / "spark_eventlog.log", lock)
         print_shuffles(log_dir, events, accounts)
     return 0
 
