@@ -73,11 +73,13 @@ EVENT_FIELDS_USED = ("account_id", "ts", "src_ip", "user_agent", "model", "statu
 EVENT_FIELDS_USED += ("input_tokens", "output_tokens", "prompt")
 
 
-def _canonical(events: pl.LazyFrame) -> pl.LazyFrame:
-    """The event columns the features read, typed, without rows lacking account or time."""
+def _canonical(events: pl.LazyFrame, keep: tuple[str, ...] = ()) -> pl.LazyFrame:
+    """The event columns the features read, typed, without rows lacking account or time
+    (and the columns ``keep`` as they are)."""
     schema = events.collect_schema()
     used = EVENT_FIELDS_USED
-    return events.select(_as_type(n, EVENT_SCHEMA[n], schema.get(n)) for n in used).filter(
+    typed = [_as_type(n, EVENT_SCHEMA[n], schema.get(n)) for n in used]
+    return events.select(*typed, *keep).filter(
         pl.col("account_id").is_not_null() & pl.col("ts").is_not_null()
     )
 
@@ -88,9 +90,14 @@ def _request_stats(source: pl.LazyFrame) -> pl.LazyFrame:
     Tokens, error and 429 shares (of requests with a status), prompt length, reasoning
     requests and user agents; ratios are taken over requests where both parts are known.
     """
+    return _request_sums(_request_rows(source))
+
+
+def _request_rows(source: pl.LazyFrame) -> pl.LazyFrame:
+    """What ``_request_stats`` sums, request by request (one row per event, in order)."""
     status, prompt = pl.col("status"), pl.col("prompt")
     both_tokens = pl.col("input_tokens").is_not_null() & pl.col("output_tokens").is_not_null()
-    rows = source.select(
+    return source.select(
         "account_id",
         "user_agent",
         "input_tokens",
@@ -102,6 +109,10 @@ def _request_stats(source: pl.LazyFrame) -> pl.LazyFrame:
         prompt.str.len_chars().alias("_prompt_chars"),
         asks_for_reasoning(prompt).alias("_reasoning"),
     )
+
+
+def _request_sums(rows: pl.LazyFrame) -> pl.LazyFrame:
+    """``_request_stats`` from ``_request_rows`` (whole accounts)."""
     sums = rows.group_by("account_id").agg(
         pl.col("user_agent").drop_nulls().n_unique().alias("_agents"),
         pl.col("user_agent").count().alias("_ua_requests"),
@@ -145,18 +156,34 @@ def _slim_events(source: pl.LazyFrame, params: FeatureParams) -> pl.LazyFrame:
     hash and whether its skeleton is long enough to count as a template
     (``min_template_words``), so that the frame held in memory is about 30 bytes per event.
     """
-    slim = source.select(
+    return _as_slim(_with_templates(source, params))
+
+
+def _with_templates(rows: pl.LazyFrame, params: FeatureParams) -> pl.LazyFrame:
+    """``rows`` (with ``prompt``) and their prompts' ``template`` hash and ``template_long``."""
+    skeleton = pl.col("_skeleton")
+    return (
+        rows.with_columns(prompt_skeleton(pl.col("prompt")).alias("_skeleton"))
+        .with_columns(
+            pl.when(skeleton.is_not_null())
+            .then(skeleton.hash(seed=TEMPLATE_SEED))
+            .alias("template"),
+            has_words(skeleton, params.min_template_words).alias("template_long"),
+        )
+        .drop("_skeleton")
+    )
+
+
+def _as_slim(rows: pl.LazyFrame) -> pl.LazyFrame:
+    """The slim events' columns from rows with text ids and their templates."""
+    return rows.select(
         pl.col("account_id").cast(pl.Categorical),
         "ts",
         pl.col("src_ip").cast(pl.Categorical),
         pl.col("model").cast(pl.Categorical),
-        prompt_skeleton(pl.col("prompt")).alias("_skeleton"),
+        "template",
+        "template_long",
     )
-    skeleton = pl.col("_skeleton")
-    return slim.with_columns(
-        pl.when(skeleton.is_not_null()).then(skeleton.hash(seed=TEMPLATE_SEED)).alias("template"),
-        has_words(skeleton, params.min_template_words).alias("template_long"),
-    ).drop("_skeleton")
 
 
 def _safe_div(num: pl.Expr, den: pl.Expr) -> pl.Expr:

@@ -72,8 +72,17 @@ def _map_accounts(
 ) -> DataFrame:
     """Run ``task`` on whole accounts: ``df`` repartitioned by ``account_id``, one call per task.
 
-    ``task`` takes every row of the task's accounts as one Polars frame and returns a frame;
-    the output schema is what it returns for no rows (asked once, on the driver).
+    ``task`` takes every row of the task's accounts as one Polars frame and returns a frame.
+    """
+    return _map_rows(df.repartition("account_id"), task, whole=True).alias(name)
+
+
+def _map_rows(
+    df: DataFrame, task: Callable[[pl.DataFrame], pl.DataFrame], whole: bool = False
+) -> DataFrame:
+    """Run ``task`` on ``df``'s Arrow batches (``whole``: on each partition as one frame).
+
+    The output schema is what ``task`` returns for no rows (asked once, on the driver).
     """
     from pyspark.sql.pandas.types import from_arrow_schema, to_arrow_schema
 
@@ -83,15 +92,38 @@ def _map_accounts(
     )
     out_arrow = to_arrow_schema(out_schema, timezone="UTC")
 
-    def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        received = list(batches)
-        if not received:
-            return
-        frame = pl.from_arrow(pa.Table.from_batches(received))
-        result = _spark_types(task(frame)).to_arrow().cast(out_arrow)
-        yield from result.to_batches()
+    def apply(batches: list[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        frame = pl.from_arrow(pa.Table.from_batches(batches))
+        yield from _spark_types(task(frame)).to_arrow().cast(out_arrow).to_batches()
 
-    return df.repartition("account_id").mapInArrow(run, out_schema).alias(name)
+    def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        if whole:
+            received = list(batches)
+            if received:
+                yield from apply(received)
+        else:
+            for batch in batches:
+                yield from apply([batch])
+
+    return df.mapInArrow(run, out_schema)
+
+
+def _request_rows(params: FeatureParams) -> Callable[[pl.DataFrame], pl.DataFrame]:
+    """The map-side task: each event reduced to what the features read of it.
+
+    Row by row, before any shuffle: the request sums' terms (``_request_rows``), the
+    prompt's template hash (``_with_templates``), account, time, IP, model and the store
+    order. The prompt text stays where it was read; about 100 bytes an event are shuffled.
+    """
+
+    def task(events: pl.DataFrame) -> pl.DataFrame:
+        source = fc._canonical(events.lazy(), keep=_ORDER)
+        slim = fc._with_templates(source, params).select(
+            "ts", "src_ip", "model", "template", "template_long", *_ORDER
+        )
+        return pl.concat([fc._request_rows(source), slim], how="horizontal").collect()
+
+    return task
 
 
 def _event_parts(params: FeatureParams) -> Callable[[pl.DataFrame], pl.DataFrame]:
@@ -103,11 +135,10 @@ def _event_parts(params: FeatureParams) -> Callable[[pl.DataFrame], pl.DataFrame
     subnet24).
     """
 
-    def task(events: pl.DataFrame) -> pl.DataFrame:
-        ordered = events.sort(["ts", *_ORDER], maintain_order=True).drop(_ORDER)
-        source = fc._canonical(ordered.lazy())
-        requests = fc._request_stats(source)
-        ev = fc._slim_events(source, params).collect().lazy()  # in time order
+    def task(rows: pl.DataFrame) -> pl.DataFrame:
+        ordered = rows.sort(["ts", *_ORDER], maintain_order=True).with_columns(_template_ids())
+        requests = fc._request_sums(ordered.lazy())
+        ev = fc._as_slim(ordered.lazy()).collect().lazy()  # in time order
         prefixes = fc._ip_prefixes(ev).collect().lazy()
         account_ips = fc._account_ips(ev, prefixes).collect().lazy()
         table = fc._volume_timing(ev)
@@ -310,7 +341,8 @@ def spark_account_features(
     from pyspark import StorageLevel
 
     params = params or FeatureParams()
-    parts = _map_accounts(_ordered_events(events), _event_parts(params), "event_parts")
+    rows = _map_rows(_ordered_events(events), _request_rows(params))
+    parts = _map_accounts(rows, _event_parts(params), "event_parts")
     parts = parts.persist(StorageLevel.MEMORY_AND_DISK)
     try:
         account_columns = [
