@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/bench_engines.py [--store /tmp/d2/camp_store]
         [--work /tmp/forensics-bench/engines] [--repeat 3] [--truth TRUTH.csv]
-        [--spark-master URL] [--spark-conf k=v ...] [--shuffles]
+        [--spark-master URL] [--spark-conf k=v ...] [--shuffles] [--lock /tmp/forensics-bench.lock]
 
 The store is copied twice (it is never written); each engine clusters its own copy, in its
 own child process, `--repeat` times, in alternating order (local first, then spark first,
