@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
 MIN_JAVA = 17
 LOCAL_PARTITIONS_PER_CORE = 4
+LOCAL_DRIVER_MEMORY = "4g"
 INSTALL_EXTRA = "the Spark engine needs the spark extra: pip install 'forensics[spark]'"
 INSTALL_JAVA = (
     "install a Java {need}+ runtime (e.g. `apt-get install openjdk-17-jre-headless`, "
@@ -104,6 +105,8 @@ def spark_session(master: str | None = None, conf: dict[str, str] | None = None)
     # per core instead (a cluster keeps Spark's default unless --spark-conf says otherwise).
     local_defaults = {
         "spark.ui.enabled": "false",
+        # the driver is the whole local cluster: Spark's 1 GB default spills at campaign 0.1
+        "spark.driver.memory": LOCAL_DRIVER_MEMORY,
         "spark.sql.shuffle.partitions": str(LOCAL_PARTITIONS_PER_CORE * local_cores(master)),
     }
     settings = {
