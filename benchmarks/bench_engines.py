@@ -310,40 +310,80 @@ def _median_line(engine: str, runs: list[Run]) -> str:
 # --- Spark's event log: what each shuffle moved ------------------------------------------
 
 
-def _walk(node: dict, out: dict[int, dict]) -> None:
-    """Exchanges of a plan tree, keyed by their 'shuffle bytes written' accumulator."""
+@dataclass
+class Exchange:
+    """One shuffle or broadcast of a Spark run, with the Spark action (call site) it ran for."""
+
+    kind: str  # Exchange (a shuffle) or BroadcastExchange
+    plan: str  # e.g. "Exchange hashpartitioning(account_id#52, 8), REPARTITION_BY_COL"
+    below: str  # the plan node whose rows are exchanged
+    execution: int
+    metrics: dict[str, int]  # metric name -> accumulator id
+    rows: float | None = None
+    data_size: float | None = None  # Spark's in-memory (UnsafeRow) size
+    bytes_written: float | None = None  # serialised and compressed: what crosses the network
+
+
+def _walk(node: dict, execution: int, out: dict[int, Exchange]) -> None:
+    """The exchanges of a plan tree, keyed by an accumulator id (each exchange once)."""
     name = node.get("nodeName", "")
     if name in ("Exchange", "BroadcastExchange"):
         metrics = {m["name"]: m["accumulatorId"] for m in node.get("metrics", [])}
         key = metrics.get("shuffle bytes written") or metrics.get("data size")
         child = node["children"][0] if node.get("children") else {}
-        # the first node below the exchange that says what is shuffled
+        # the first node below the exchange that says what is exchanged
         while child.get("nodeName", "").startswith(("WholeStageCodegen", "InputAdapter")):
             child = child["children"][0] if child.get("children") else {}
         if key is not None and key not in out:
-            out[key] = {
-                "kind": name,
-                "exchange": node.get("simpleString", ""),
-                "below": child.get("simpleString", ""),
-                "metrics": metrics,
-            }
+            out[key] = Exchange(
+                name,
+                node.get("simpleString", ""),
+                child.get("simpleString", ""),
+                execution,
+                metrics,
+            )
     for sub in node.get("children", []):
-        _walk(sub, out)
+        _walk(sub, execution, out)
 
 
-def shuffle_table(log_dir: Path) -> tuple[list[dict], dict[str, float]]:
-    """Per exchange: rows, in-memory size, bytes written; plus totals (input, to the driver)."""
+@dataclass
+class EventLog:
+    """What one Spark application's event log says about data movement."""
+
+    exchanges: list[Exchange]
+    actions: dict[int, str]  # SQL execution id -> its Python call site ("toArrow at views.py:121")
+    to_driver: dict[int, float]  # SQL execution id -> task result bytes sent to the driver
+    input_bytes: float  # read by tasks: store files, and cached frames read back
+    input_records: float
+
+
+def read_event_log(log_dir: Path) -> EventLog:
+    """Parse Spark's (uncompressed) event log files under ``log_dir``."""
     files = sorted(p for p in log_dir.rglob("*") if p.is_file() and "events" in p.name)
-    exchanges: dict[int, dict] = {}
+    found: dict[int, Exchange] = {}
     values: dict[int, float] = {}
-    totals = {"input_bytes": 0.0, "input_records": 0.0, "result_bytes": 0.0, "tasks": 0.0}
+    actions: dict[int, str] = {}
+    to_driver: dict[int, float] = {}
+    stage_execution: dict[int, int] = {}
+    input_bytes = input_records = 0.0
     for path in files:
         with open(path) as fh:
             for line in fh:
                 event = json.loads(line)
                 kind = event.get("Event", "")
                 if kind.endswith(("SQLExecutionStart", "SQLAdaptiveExecutionUpdate")):
-                    _walk(event["sparkPlanInfo"], exchanges)
+                    execution = int(event["executionId"])
+                    if "description" in event:
+                        where = event["description"].split(" at ")
+                        actions[execution] = (
+                            f"{where[0]} at {Path(where[1]).name}" if len(where) == 2 else where[0]
+                        )
+                    _walk(event["sparkPlanInfo"], execution, found)
+                elif kind == "SparkListenerJobStart":
+                    execution = (event.get("Properties") or {}).get("spark.sql.execution.id")
+                    for stage in event.get("Stage IDs", []):
+                        if execution is not None:
+                            stage_execution[stage] = int(execution)
                 elif kind == "SparkListenerStageCompleted":
                     for acc in event["Stage Info"].get("Accumulables", []):
                         with contextlib.suppress(TypeError, ValueError):
@@ -353,28 +393,24 @@ def shuffle_table(log_dir: Path) -> tuple[list[dict], dict[str, float]]:
                         values[int(acc_id)] = float(value)
                 elif kind == "SparkListenerTaskEnd":
                     metrics = event.get("Task Metrics") or {}
-                    totals["tasks"] += 1
-                    totals["result_bytes"] += metrics.get("Result Size", 0)
+                    execution = stage_execution.get(event.get("Stage ID"), -1)
+                    to_driver[execution] = to_driver.get(execution, 0) + metrics.get(
+                        "Result Size", 0
+                    )
                     read = metrics.get("Input Metrics", {})
-                    totals["input_bytes"] += read.get("Bytes Read", 0)
-                    totals["input_records"] += read.get("Records Read", 0)
-    rows = []
-    for ex in exchanges.values():
-        m = ex["metrics"]
-        rec = values.get(m.get("shuffle records written", -1))
-        if rec is None:
-            rec = values.get(m.get("number of output rows", -1))
-        row = {
-            "kind": ex["kind"],
-            "exchange": ex["exchange"],
-            "below": ex["below"],
-            "rows": rec,
-            "data_size": values.get(m.get("data size", -1)),
-            "bytes_written": values.get(m.get("shuffle bytes written", -1)),
-        }
-        if row["rows"] is not None or row["data_size"] is not None:
-            rows.append(row)
-    return rows, totals
+                    input_bytes += read.get("Bytes Read", 0)
+                    input_records += read.get("Records Read", 0)
+    exchanges = []
+    for ex in found.values():
+        m = ex.metrics
+        ex.rows = values.get(m.get("shuffle records written", -1))
+        if ex.rows is None:
+            ex.rows = values.get(m.get("number of output rows", -1))
+        ex.data_size = values.get(m.get("data size", -1))
+        ex.bytes_written = values.get(m.get("shuffle bytes written", -1))
+        if ex.rows is not None or ex.data_size is not None:  # it ran (not a replanned one)
+            exchanges.append(ex)
+    return EventLog(exchanges, actions, to_driver, input_bytes, input_records)
 
 
 def _short(text: str, width: int) -> str:
@@ -383,36 +419,47 @@ def _short(text: str, width: int) -> str:
 
 
 def print_shuffles(log_dir: Path, events: int, accounts: int) -> None:
-    """The exchanges of one Spark run, with bytes per event and per account."""
-    rows, totals = shuffle_table(log_dir)
+    """The exchanges of one Spark run by the action they ran for, per event and per account."""
+    log = read_event_log(log_dir)
     print(f"\nshuffles of one spark run (event log {log_dir}):")
     print(
-        f"  input read by tasks: {totals['input_bytes'] / 2**20:,.1f} MiB, "
-        f"{totals['input_records']:,.0f} records; results sent to the driver: "
-        f"{totals['result_bytes'] / 2**20:,.1f} MiB ({totals['tasks']:,.0f} tasks)"
+        f"  read by tasks: {log.input_bytes / 2**20:,.1f} MiB, {log.input_records:,.0f} records "
+        f"(store files and cached frames read back); sent to the driver: "
+        f"{sum(log.to_driver.values()) / 2**20:,.1f} MiB of task results"
     )
     shuffled = written = broadcast = 0.0
-    for row in rows:
-        rec, size, wrote = row["rows"], row["data_size"], row["bytes_written"]
-        if row["kind"] == "BroadcastExchange":
-            broadcast += size or 0
-        else:
-            shuffled += size or 0
-            written += wrote or 0
+    executions = sorted({ex.execution for ex in log.exchanges} | set(log.to_driver))
+    for execution in executions:
+        mine = [ex for ex in log.exchanges if ex.execution == execution]
+        result = log.to_driver.get(execution, 0.0)
+        if not mine and result < 2**20:
+            continue
         print(
-            f"  {row['kind']:17s} rows {rec or 0:>12,.0f}  in-memory {(size or 0) / 2**20:9,.1f} MiB"
-            f"  written {(wrote or 0) / 2**20:9,.1f} MiB  "
-            f"({(size or 0) / max(rec or 1, 1):6.1f} B/row in memory, "
-            f"{(wrote or 0) / max(rec or 1, 1):6.1f} written; "
-            f"{(wrote or 0) / accounts:8,.0f} B/account written)"
+            f"  [{execution}] {log.actions.get(execution, 'no SQL action')}: "
+            f"{result / 2**20:,.1f} MiB of results to the driver"
         )
-        print(f"      {_short(row['exchange'], 150)}")
-        print(f"      below: {_short(row['below'], 150)}")
+        for ex in mine:
+            rows, size, wrote = ex.rows or 0, ex.data_size or 0, ex.bytes_written or 0
+            if ex.kind == "BroadcastExchange":
+                broadcast += size
+                print(
+                    f"      broadcast {rows:>12,.0f} rows, hash relation {size / 2**20:7,.1f} MiB"
+                    f"  {_short(ex.below, 90)}"
+                )
+                continue
+            shuffled += size
+            written += wrote
+            print(
+                f"      shuffle   {rows:>12,.0f} rows, {size / 2**20:7,.1f} MiB in memory, "
+                f"{wrote / 2**20:7,.1f} MiB written ({wrote / max(rows, 1):6.1f} B/row, "
+                f"{wrote / accounts:7,.0f} B/account)  {_short(ex.plan, 70)}"
+            )
+            print(f"{'':16s}of: {_short(ex.below, 130)}")
     print(
         f"  all shuffles: {shuffled / 2**20:,.1f} MiB in memory, {written / 2**20:,.1f} MiB "
         f"written: {written / events:,.1f} B/event, {written / accounts:,.0f} B/account "
-        f"({events:,} events, {accounts:,} accounts); broadcasts: {broadcast / 2**20:,.1f} MiB "
-        f"(sent to every executor)"
+        f"({events:,} events, {accounts:,} accounts); broadcast hash relations "
+        f"{broadcast / 2**20:,.1f} MiB (as built in memory, sent to every executor)"
     )
 
 
