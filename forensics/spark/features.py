@@ -3,14 +3,17 @@
 Spark does the distribution and the shuffles; every formula is the local engine's Polars
 code (``forensics.features.compute``), run inside Spark tasks on Arrow batches:
 
-1. The events are repartitioned by account, so a task holds whole accounts. In the task,
-   the local per-account parts run unchanged on the task's events (put in the local
-   engine's order: time, then store file and row): request sums, volume and timing, the
-   hour-of-day entropy, IP and subnet counts. The task also emits the per-account partial
-   rows of the cross-account features: distinct (account, IP, /24), (account, model, n,
-   first request), (account, template, n, long) and (account, time bucket, /24) cells.
-   Template skeletons, IP prefixes and time buckets are Polars expressions, computed only
-   here, never re-derived in Spark SQL.
+1. Each event is first reduced where it was read, before any shuffle (``_request_rows``,
+   ``_with_templates``): the terms of the request sums, the prompt's template hash,
+   account, time, IP, model and the store order; the prompt text is never shuffled. These
+   rows are repartitioned by account, so a task holds whole accounts, and in the task the
+   local per-account parts run unchanged, in the local engine's order (time, then store
+   file and row): request sums, volume and timing, the hour-of-day entropy, IP and subnet
+   counts. The task also emits the per-account partial rows of the cross-account
+   features: distinct (account, IP, /24), (account, model, n, first request), (account,
+   template, n, long) and (account, time bucket, /24) cells. Template skeletons, IP
+   prefixes and time buckets are Polars expressions, computed only in tasks, never
+   re-derived in Spark SQL.
 2. Spark counts over the population with group-bys and joins: accounts per IP and per
    /24, accounts per template and the number N of accounts with prompts, the cells per
    (bucket, /24), per bucket and per /24 and in total, requests and first use per model.
@@ -121,7 +124,7 @@ def _request_rows(params: FeatureParams) -> Callable[[pl.DataFrame], pl.DataFram
         slim = fc._with_templates(source, params).select(
             "ts", "src_ip", "model", "template", "template_long", *_ORDER
         )
-        return pl.concat([fc._request_rows(source), slim], how="horizontal").collect()
+        return pl.concat([fc._request_rows(source), slim], how="horizontal", strict=True).collect()
 
     return task
 
