@@ -121,6 +121,26 @@ def test_spark_view_stage_equals_the_local_one(spark, sample_store):
     assert other.pairs.equals(local.pairs)
 
 
+def test_spark_view_stage_handles_thin_stores_like_the_local_one(spark, make_store):
+    """No prompts, no account records, accounts too thin for a view: same (near-empty) stage."""
+    events = [
+        {"ts": f"2025-03-0{1 + i % 3}T1{i % 10}:00:00Z", "account_id": f"acct-{i % 4}",
+         "src_ip": f"10.0.{i % 2}.{i % 4}", "user_agent": "cli/1.0"}
+        for i in range(14)
+    ]  # fmt: skip
+    store = make_store(events)
+    params = ClusterParams(views=ALL_VIEWS)
+    with pl.Config(engine_affinity="streaming"):
+        local = view_stage(store.scan_events(), store.scan_accounts(), params)
+    other = spark_view_stage(spark, read_events(spark, store), None, params)
+    assert other.index.equals(local.index)
+    assert other.available == local.available and "prompt" not in other.used
+    for view in local.used:
+        assert np.array_equal(other.signatures[view], local.signatures[view]), view
+        assert other.view_stats[view] == local.view_stats[view], view
+    assert other.pairs.equals(local.pairs)
+
+
 def test_both_engines_find_the_same_rings_on_sample_logs(sample_runs):
     by_local, by_spark = sample_runs
     assert by_local.rings.height >= 3  # the sample holds four rings
