@@ -44,6 +44,8 @@ if TYPE_CHECKING:
 # sorts the events stably by time: these columns carry that order into the tasks.
 _ORDER = ("_order_dir", "_order_file", "_order_row")
 _KIND = "_kind"  # which partial a row of a union frame is
+# columns of the partial rows (not features) in the frame of step 1
+_PARTIAL_COLUMNS = ("src_ip", "subnet24", "model", "n", "first_ts", "template", "long", "bucket")
 
 
 def _spark_types(frame: pl.DataFrame) -> pl.DataFrame:
@@ -249,14 +251,14 @@ def _synchrony(parts: DataFrame) -> DataFrame:
 
     cells = _kind(parts, "cell", "bucket", "subnet24")
     total = cells.count()
+    # A (cells in the bucket) and S (cells on the /24) are sums of the (bucket, /24) counts,
+    # so only those few rows are grouped again and joined, and the cells are joined once
     c = cells.groupBy("bucket", "subnet24").agg(F.count("*").alias("c"))
-    a = cells.groupBy("bucket").agg(F.count("*").alias("A"))
-    s = cells.groupBy("subnet24").agg(F.count("*").alias("S"))
-    rows = (
-        cells.join(c, ["bucket", "subnet24"])
-        .join(a, "bucket")
-        .join(s, "subnet24")
-        .select("account_id", "c", "A", "S", F.lit(total).cast("long").alias("T"))
+    a = c.groupBy("bucket").agg(F.sum("c").alias("A"))
+    s = c.groupBy("subnet24").agg(F.sum("c").alias("S"))
+    counts = c.join(a, "bucket").join(s, "subnet24")
+    rows = cells.join(counts, ["bucket", "subnet24"]).select(
+        "account_id", "c", "A", "S", F.lit(total).cast("long").alias("T")
     )
 
     def task(frame: pl.DataFrame) -> pl.DataFrame:
@@ -372,7 +374,3 @@ def spark_account_features(
         pl.col("n").cast(pl.UInt32).alias("requests"),
     )
     return AccountFeatures(fc._feature_table(joined, records, params), templates)
-
-
-# columns of the partial rows (not features) in the frame of step 1
-_PARTIAL_COLUMNS = ("src_ip", "subnet24", "model", "n", "first_ts", "template", "long", "bucket")
