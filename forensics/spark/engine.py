@@ -11,6 +11,7 @@ them unchanged. run.json says ``"engine": "spark"`` and records Spark's version 
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import polars as pl
@@ -105,18 +106,28 @@ def cluster_store_spark(
 
 
 def read_events(spark: SparkSession, store: Store) -> DataFrame:
-    """The store's events as a Spark frame of the canonical columns (hive partitions dropped)."""
-    frame = spark.read.option("basePath", str(store.events_dir)).parquet(
-        *[str(p) for p in store.event_files()]
-    )
-    return frame.select(*EVENT_SCHEMA)
+    """The store's events as a Spark frame of the canonical columns (hive partitions dropped).
+
+    Paths are ``file://`` URIs, so that a cluster whose default file system is HDFS still
+    reads the local store; executors on other machines need it at the same path (a shared
+    mount).
+    """
+    base = _file_uri(store.events_dir)
+    files = [_file_uri(p) for p in store.event_files()]
+    return spark.read.option("basePath", base).parquet(*files).select(*EVENT_SCHEMA)
 
 
 def read_accounts(spark: SparkSession, store: Store) -> DataFrame | None:
     """The store's account records as a Spark frame, or None when it has none."""
     if not store.accounts_path.is_file():
         return None
-    return spark.read.parquet(str(store.accounts_path))
+    return spark.read.parquet(_file_uri(store.accounts_path))
+
+
+def _file_uri(path: Path) -> str:
+    """``file://`` and the absolute path as it is: Hadoop paths are not percent-decoded, so
+    ``Path.as_uri`` (``date%3D2025-02-03``) would name a folder that does not exist."""
+    return "file://" + str(path.resolve())
 
 
 def parse_spark_conf(pairs: list[str]) -> dict[str, str]:
