@@ -15,6 +15,11 @@ turned into Polars frames: ``views.request_frame``, ``prompt_sample.prompt_sampl
   where ``candidates.pairs_from_buckets`` links each member to its next
   ``neighbours_per_bucket`` in a hashed order; the pairs are made distinct by Spark.
 
+What reaches the driver (for ``rings_from_views``, which the local engine holds too): the
+account index, the request frame (about 25 bytes a request; ring scoring reads it), per
+view the signatures (4 * num_perm bytes an account), the kept tokens per account and a
+histogram of token frequencies, and the distinct candidate pairs (8 bytes each).
+
 Buckets are keyed by the r signature values themselves, where the local engine keys them by
 a 64-bit mix of the values; the two groupings differ only if that mix collides (probability
 about 2^-64 per pair of buckets). So both engines produce the same tokens, the same
