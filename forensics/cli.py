@@ -211,6 +211,7 @@ def cluster_command(
         str,
         typer.Option(
             "--engine",
+            metavar="local|spark",
             help="local, or spark: features, views, signatures and candidate pairs on Spark "
             "(needs the spark extra and Java 17).",
         ),
@@ -226,7 +227,9 @@ def cluster_command(
     spark_conf: Annotated[
         list[str] | None,
         typer.Option(
-            "--spark-conf", help="A Spark setting key=value (with --engine spark); repeatable."
+            "--spark-conf",
+            help="A Spark setting key=value (with --engine spark); repeatable.",
+            metavar="KEY=VALUE",
         ),
     ] = None,
 ) -> None:
