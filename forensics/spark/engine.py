@@ -62,14 +62,18 @@ def cluster_store_spark(
 ) -> ClusterResult:
     """`forensics cluster --engine spark`: compute on Spark, write what ``cluster_store`` writes.
 
-    ``spark``, when given, is used as it is (and left running); otherwise a session is
-    started on ``master`` (local mode when None) with ``conf``, and stopped at the end.
+    ``spark`` (or else the process's active session, e.g. a notebook's) is used as it is
+    and left running; otherwise a session is started on ``master`` (local mode when None)
+    with ``conf``, and stopped at the end.
     """
     store = local_store(store)
     quiet = quiet_from_env() if quiet is None else quiet
     store.require()
     require_spark()
     started = utc_now_iso()
+    from pyspark.sql import SparkSession
+
+    spark = spark or SparkSession.getActiveSession()
     own = spark is None
     with store.lock(), pl.Config(engine_affinity="streaming"):
         clock = _Clock(quiet)
