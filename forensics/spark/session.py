@@ -56,7 +56,8 @@ def java_major_version(java: str) -> int | None:
 
 def require_spark() -> None:
     """Raise ForensicsError (one line) unless pyspark imports and a Java 17+ runtime is found."""
-    try:
+    try:  # pyspark's Arrow functions (mapInArrow, applyInArrow) also need pandas
+        import pandas  # noqa: F401
         import pyspark  # noqa: F401
     except ImportError:
         raise ForensicsError(INSTALL_EXTRA) from None

@@ -11,15 +11,16 @@ from forensics.errors import ForensicsError
 from forensics.spark import session as session_module
 
 
-def test_missing_pyspark_names_the_extra(monkeypatch):
+@pytest.mark.parametrize("missing", ["pyspark", "pandas"])
+def test_missing_pyspark_or_its_pandas_names_the_extra(monkeypatch, missing):
     real_import = builtins.__import__
 
     def no_pyspark(name, *args, **kwargs):
-        if name == "pyspark" or name.startswith("pyspark."):
-            raise ImportError("No module named 'pyspark'")
+        if name == missing or name.startswith(missing + "."):
+            raise ImportError(f"No module named {missing!r}")
         return real_import(name, *args, **kwargs)
 
-    monkeypatch.delitem(sys.modules, "pyspark", raising=False)
+    monkeypatch.delitem(sys.modules, missing, raising=False)
     monkeypatch.setattr(builtins, "__import__", no_pyspark)
     with pytest.raises(ForensicsError) as err:
         session_module.require_spark()
