@@ -36,6 +36,7 @@ import pyarrow as pa
 
 from forensics.features import compute as fc
 from forensics.features.compute import AccountFeatures, FeatureParams
+from forensics.schema import EVENT_SCHEMA
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -43,6 +44,7 @@ if TYPE_CHECKING:
 # The local engine reads the store's files in path order and each file in row order, and
 # sorts the events stably by time: these columns carry that order into the tasks.
 _ORDER = ("_order_dir", "_order_file", "_order_row")
+_ORDER_TYPES = ("string", "string", "long")
 _KIND = "_kind"  # which partial a row of a union frame is
 # columns of the partial rows (not features) in the frame of step 1
 _PARTIAL_COLUMNS = ("src_ip", "subnet24", "model", "n", "first_ts", "template", "long", "bucket")
@@ -297,10 +299,13 @@ def _ordered_events(events: DataFrame) -> DataFrame:
     """
     from pyspark.errors import AnalysisException
     from pyspark.sql import functions as F
+    from pyspark.sql.pandas.types import from_arrow_schema
 
+    canonical = pl.DataFrame(schema=EVENT_SCHEMA).to_arrow().schema
+    types = from_arrow_schema(canonical, prefer_timestamp_ntz=False)
     have = set(events.columns)
     used = [
-        F.col(n) if n in have else F.lit(None).cast(_SPARK_TYPES[n]).alias(n)
+        F.col(n) if n in have else F.lit(None).cast(types[n].dataType).alias(n)
         for n in fc.EVENT_FIELDS_USED
     ]
     try:
@@ -314,20 +319,6 @@ def _ordered_events(events: DataFrame) -> DataFrame:
     except AnalysisException:
         unknown = [F.lit(None).cast(t).alias(n) for n, t in zip(_ORDER, _ORDER_TYPES, strict=True)]
         return events.select(*used, *unknown)
-
-
-_ORDER_TYPES = ("string", "string", "long")
-_SPARK_TYPES = {
-    "account_id": "string",
-    "ts": "timestamp",
-    "src_ip": "string",
-    "user_agent": "string",
-    "model": "string",
-    "status": "short",
-    "input_tokens": "long",
-    "output_tokens": "long",
-    "prompt": "string",
-}
 
 
 def spark_account_features(

@@ -121,3 +121,14 @@ def test_spark_features_have_the_catalogue_columns_without_account_records(spark
     assert spark_result.table["account_id"].to_list() == ["a", "b"]
     assert spark_result.table["ip_accounts_max"].to_list() == [2, 2]
     assert_same_features(_on_polars(store), spark_result)
+
+
+def test_spark_features_equal_local_when_the_events_lack_columns(spark, sample_store):
+    """Logs without prompts or models: those features are null on both engines, not an error."""
+    missing = ("prompt", "model", "user_agent")
+    local = account_features(sample_store.scan_events().drop(missing), None)
+    events = read_events(spark, sample_store).drop(*missing)
+    on_spark = spark_account_features(spark, events, None)
+    assert on_spark.table["distinct_templates"].null_count() == on_spark.table.height
+    assert on_spark.templates.height == 0
+    assert_same_features(local, on_spark)
