@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 pytest.importorskip(
@@ -29,3 +31,31 @@ def spark():
         pytest.skip(str(exc))
     yield session
     session.stop()
+
+
+SAMPLE_LOGS = Path(__file__).resolve().parents[2] / "sample_logs"
+
+
+def _ingested(root: Path, events: Path, accounts: Path) -> Path:
+    from forensics.ingest.pipeline import IngestOptions, ingest
+
+    ingest([str(events)], root, IngestOptions(accounts=str(accounts)))
+    return root
+
+
+@pytest.fixture(scope="session")
+def sample_store(tmp_path_factory) -> Path:
+    """sample_logs ingested once per run (tests only read it, or copy it before clustering)."""
+    root = tmp_path_factory.mktemp("sample") / "store"
+    return _ingested(root, SAMPLE_LOGS / "events", SAMPLE_LOGS / "accounts.csv")
+
+
+@pytest.fixture(scope="session")
+def evasive_store(tmp_path_factory) -> Path:
+    """A small evasive campaign (468 accounts, 4 rings; proxies, paraphrases, model switch),
+    simulated and ingested once per run (tests only read it, or copy it)."""
+    from forensics.simulate import simulate
+
+    out = tmp_path_factory.mktemp("evasive")
+    simulate("evasive", out / "logs", seed=3, scale=0.15, progress=False)
+    return _ingested(out / "store", out / "logs" / "events", out / "logs" / "accounts.csv")

@@ -25,37 +25,15 @@ import pytest
 from typer.testing import CliRunner
 
 from forensics.cli import app
-from forensics.ingest.pipeline import IngestOptions, ingest
 from forensics.rings.params import ALL_VIEWS, ClusterParams
 from forensics.rings.pipeline import ClusterResult, cluster_store, view_stage
-from forensics.simulate import simulate
 from forensics.spark.engine import cluster_store_spark, read_accounts, read_events
 from forensics.spark.views import spark_view_stage
 from forensics.store import Store
 
-SAMPLE_LOGS = Path(__file__).resolve().parents[2] / "sample_logs"
 # See the module docstring: identical memberships are expected.
 RING_JACCARD_MIN = 1.0
 FLAGGED_JACCARD_MIN = 1.0
-
-
-def _ingested(root: Path, events: Path, accounts: Path) -> Path:
-    ingest([str(events)], root, IngestOptions(accounts=str(accounts)))
-    return root
-
-
-@pytest.fixture(scope="module")
-def sample_store(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("sample") / "store"
-    return _ingested(root, SAMPLE_LOGS / "events", SAMPLE_LOGS / "accounts.csv")
-
-
-@pytest.fixture(scope="module")
-def evasive_store(tmp_path_factory) -> Path:
-    """A small evasive campaign (468 accounts, 4 rings; proxies, paraphrases, model switch)."""
-    out = tmp_path_factory.mktemp("evasive")
-    simulate("evasive", out / "logs", seed=3, scale=0.15, progress=False)
-    return _ingested(out / "store", out / "logs" / "events", out / "logs" / "accounts.csv")
 
 
 def _both_engines(

@@ -7,29 +7,19 @@ them) must be the same rows.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
 from forensics.features.catalog import FEATURE_SCHEMA
 from forensics.features.compute import AccountFeatures, account_features
-from forensics.ingest.pipeline import IngestOptions, ingest
-from forensics.simulate import simulate
 from forensics.spark.engine import read_accounts, read_events
 from forensics.spark.features import spark_account_features
 from forensics.store import Store
 
 from ..conftest import canonical_events
 
-SAMPLE_LOGS = Path(__file__).resolve().parents[2] / "sample_logs"
 FLOAT_REL_TOL = 1e-9
-
-
-def _ingested(root: Path, events: Path, accounts: Path) -> Store:
-    ingest([str(events)], root, IngestOptions(accounts=str(accounts)))
-    return Store(root)
 
 
 def _on_spark(spark, store: Store) -> AccountFeatures:
@@ -56,31 +46,27 @@ def assert_same_features(local: AccountFeatures, spark: AccountFeatures) -> None
 
 
 @pytest.fixture(scope="module")
-def sample_store(tmp_path_factory) -> Store:
-    root = tmp_path_factory.mktemp("sample") / "store"
-    return _ingested(root, SAMPLE_LOGS / "events", SAMPLE_LOGS / "accounts.csv")
+def sample(sample_store) -> Store:
+    return Store(sample_store)
 
 
 @pytest.fixture(scope="module")
-def evasive_store(tmp_path_factory) -> Store:
-    """A small evasive campaign: proxies, paraphrased templates, a fleet-wide model switch."""
-    out = tmp_path_factory.mktemp("evasive")
-    simulate("evasive", out / "logs", seed=3, scale=0.15, progress=False)
-    return _ingested(out / "store", out / "logs" / "events", out / "logs" / "accounts.csv")
+def evasive(evasive_store) -> Store:
+    return Store(evasive_store)
 
 
-def test_spark_features_equal_local_on_sample_logs(spark, sample_store):
-    local = _on_polars(sample_store)
+def test_spark_features_equal_local_on_sample_logs(spark, sample):
+    local = _on_polars(sample)
     assert local.table.height > 900  # the sample's accounts with events
-    assert_same_features(local, _on_spark(spark, sample_store))
+    assert_same_features(local, _on_spark(spark, sample))
 
 
-def test_spark_features_equal_local_on_evasive_campaign(spark, evasive_store):
-    local = _on_polars(evasive_store)
+def test_spark_features_equal_local_on_evasive_campaign(spark, evasive):
+    local = _on_polars(evasive)
     # the cross-account features are defined here, so the comparison covers them
     for name in ("sync_ratio", "shared_template_share", "model_switch_burst", "payment_accounts"):
         assert local.table[name].drop_nulls().len() > 0, name
-    assert_same_features(local, _on_spark(spark, evasive_store))
+    assert_same_features(local, _on_spark(spark, evasive))
 
 
 def test_spark_keeps_the_store_order_of_requests_at_one_instant(spark, make_store):
@@ -123,11 +109,11 @@ def test_spark_features_have_the_catalogue_columns_without_account_records(spark
     assert_same_features(_on_polars(store), spark_result)
 
 
-def test_spark_features_equal_local_when_the_events_lack_columns(spark, sample_store):
+def test_spark_features_equal_local_when_the_events_lack_columns(spark, sample):
     """Logs without prompts or models: those features are null on both engines, not an error."""
     missing = ("prompt", "model", "user_agent")
-    local = account_features(sample_store.scan_events().drop(missing), None)
-    events = read_events(spark, sample_store).drop(*missing)
+    local = account_features(sample.scan_events().drop(missing), None)
+    events = read_events(spark, sample).drop(*missing)
     on_spark = spark_account_features(spark, events, None)
     assert on_spark.table["distinct_templates"].null_count() == on_spark.table.height
     assert on_spark.templates.height == 0
