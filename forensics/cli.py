@@ -165,7 +165,12 @@ _CP = _ClusterParams()  # the one home of cluster defaults (forensics/rings/para
 @app.command("cluster")
 @user_errors
 def cluster_command(
-    store: Annotated[str, typer.Argument(help="The store folder.")],
+    store: Annotated[
+        str,
+        typer.Argument(
+            help="The store folder; with --engine spark also a URI Spark reads (s3a://, hdfs://)."
+        ),
+    ],
     min_ring_size: Annotated[
         int | None,
         typer.Option(
@@ -267,6 +272,12 @@ def cluster_command(
             raise typer.BadParameter(str(exc), param_hint="--spark-conf") from None
         result = cluster_store_spark(store, params, spark_master, conf)
     else:
+        from forensics.store import is_uri
+
+        if is_uri(store):
+            raise typer.BadParameter(
+                f"{store} is a URI: only --engine spark reads stores at URIs", param_hint="STORE"
+            )
         result = cluster_store(Store(store), params)
     run = result.run
     stderr.print(

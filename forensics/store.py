@@ -19,6 +19,7 @@ import errno
 import fcntl
 import json
 import os
+import re
 import shutil
 import uuid
 from collections.abc import Iterator
@@ -38,6 +39,15 @@ class StoreError(ForensicsError):
 
 class StoreLockedError(StoreError):
     """Another process is writing this store."""
+
+
+_URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+
+
+def is_uri(text: str) -> bool:
+    """``s3a://b/case``, ``hdfs://nn/case``, ``file:///x``: a store named by a URI (which
+    only the Spark engine reads, through Hadoop's file systems), not a local path."""
+    return bool(_URI.match(text))
 
 
 def utc_now_iso() -> str:

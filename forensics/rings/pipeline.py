@@ -11,6 +11,7 @@ import platform
 import resource
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,6 +40,10 @@ from forensics.rings.signatures import bulk_minhash, permutations
 from forensics.rings.views import account_index, available_views, build_view, request_frame
 from forensics.schema import RING_EDGE_SCHEMA, RING_MEMBER_SCHEMA
 from forensics.store import Store, utc_now_iso, write_json_atomic, write_parquet_atomic
+
+# Another engine's way to the events read after the view stage (see rings_from_views).
+SwitchSource = Callable[[pl.DataFrame], "tuple[np.ndarray, ViewNull] | None"]
+MemberEvents = Callable[[pl.Series], pl.LazyFrame]
 
 
 @dataclass
@@ -186,16 +191,23 @@ def view_stage(
 
 def rings_from_views(
     stage: ViewStage,
-    events: pl.LazyFrame,
+    events: pl.LazyFrame | None,
     accounts: pl.LazyFrame | None,
     features: pl.DataFrame,
     params: ClusterParams,
     clock: _Clock | None = None,
     templates: pl.DataFrame | None = None,
+    switch_from: SwitchSource | None = None,
+    member_events: MemberEvents | None = None,
 ) -> ClusterResult:
     """Baselines, view edges, graph, communities, scores and evidence from a ``ViewStage``.
 
     The stage's pairs are released once the graph is built (the stage is consumed).
+    ``events`` are read twice after the view stage: for the model-switch evidence (three
+    aggregates over every event) and for the rings' evidence (the flagged accounts' events
+    only). Another engine may serve both instead: ``switch_from(index)`` returns what
+    ``scoring.switch_evidence`` would, and ``member_events(account_ids)`` a lazy frame
+    holding at least those accounts' events (``events`` may then be None).
     """
     clock = clock or _Clock(quiet=True)
     index, requests, used = stage.index, stage.requests, stage.used
@@ -228,7 +240,13 @@ def rings_from_views(
         org_of = orgs
     # Ring scoring also weighs a fleet-wide model switch (not a graph view; see
     # scoring.switch_evidence), unless the behaviour view is in the graph already.
-    switch = None if "behaviour" in used else switch_evidence(events, index, params)
+    if "behaviour" in used:
+        switch = None
+    elif switch_from is not None:
+        switch = switch_from(index)
+    else:
+        assert events is not None, "events, or switch_from, are needed"
+        switch = switch_evidence(events, index, params)
     ring_sigs = signatures if switch is None else {**signatures, "behaviour": switch[0]}
     ring_nulls = nulls if switch is None else {**nulls, "behaviour": switch[1]}
     scores, kept = _rings_at_resolutions(graph, requests, ring_sigs, ring_nulls, org_of, params)
@@ -280,6 +298,9 @@ def rings_from_views(
         )
         for s in reported
     ]
+    if member_events is not None and facts:
+        events = member_events(members["account_id"].unique())
+    assert events is not None or not facts, "events, or member_events, are needed"
     rings = build_rings_table(facts, events, accounts, features, templates)
     clock.lap("evidence", f"{rings.height} rings, {members.height} flagged accounts")
     run = {

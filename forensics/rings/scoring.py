@@ -41,8 +41,10 @@ Reported only when the evidence is coordination, not a look-alike:
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import math
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -502,8 +504,25 @@ def switch_evidence(
     """
     used = events.filter(pl.col("model").is_not_null())
     models = used.group_by("model").agg(pl.col("ts").min().alias("first"), pl.len().alias("n"))
-    models = models.collect()
     start = events.select(pl.col("ts").min()).collect().item()
+    release = newest_release(models.collect(), start)
+    if release is None:
+        return None
+    newest, released_at = release
+    per = events.group_by("account_id").agg(
+        pl.col("ts").min().alias("first_seen"),
+        pl.col("ts").filter(pl.col("model") == newest).min().alias("first_use"),
+    )
+    return switch_signature(per.collect(), released_at, index, params)
+
+
+def newest_release(models: pl.DataFrame, start: dt.datetime | None) -> tuple[str, Any] | None:
+    """(model, release time) of ``switch_evidence``'s newest model, or None when none qualifies.
+
+    ``models``: one row per model with its first request (``first``) and its requests
+    (``n``); ``start``: the logs' first request. The aggregates are the engine's to compute
+    (Polars here, Spark in ``forensics.spark``); the rule is this one.
+    """
     if models.height == 0 or start is None:
         return None
     released = models.filter(
@@ -511,21 +530,25 @@ def switch_evidence(
     ).sort("first")
     if released.height == 0:
         return None
-    newest, release = released.row(-1)[:2]
-    per = (
-        events.group_by("account_id")
-        .agg(
-            pl.col("ts").min().alias("_fs"),
-            pl.col("ts").filter(pl.col("model") == newest).min().alias("_fu"),
-        )
-        .filter((pl.col("_fs") < release) & pl.col("_fu").is_not_null())
-        .select(
-            "account_id",
-            ((pl.col("_fu") - pl.lit(release)).dt.total_hours() // SWITCH_WINDOW_HOURS)
-            .cast(pl.UInt32)
-            .alias("_w"),
-        )
-        .collect()
+    newest, release = released.select("model", "first").row(-1)
+    return newest, release
+
+
+def switch_signature(
+    per_account: pl.DataFrame, release: Any, index: pl.DataFrame, params: ClusterParams
+) -> tuple[np.ndarray, ViewNull]:
+    """``switch_evidence``'s signature and baseline from per-account first times.
+
+    ``per_account``: account_id, ``first_seen`` (first request) and ``first_use`` (first
+    request to the newest model, null if never), for every account.
+    """
+    per = per_account.filter(
+        (pl.col("first_seen") < release) & pl.col("first_use").is_not_null()
+    ).select(
+        "account_id",
+        ((pl.col("first_use") - pl.lit(release)).dt.total_hours() // SWITCH_WINDOW_HOURS)
+        .cast(pl.UInt32)
+        .alias("_w"),
     )
     n = index.height
     value = np.full(n, np.iinfo(np.uint32).max, dtype=np.uint32)

@@ -123,3 +123,9 @@ def test_cluster_command_on_a_missing_store_exits_1(tmp_path):
     result = CliRunner().invoke(app, ["cluster", str(tmp_path / "nothing")])
     assert result.exit_code == 1
     assert "not a forensics store" in result.output
+
+
+def test_a_uri_store_without_the_spark_engine_is_a_usage_error():
+    result = CliRunner().invoke(app, ["cluster", "s3a://bucket/case42"])
+    assert result.exit_code == 2
+    assert "--engine spark" in result.output

@@ -171,9 +171,3 @@ def test_spark_conf_without_equals_sign_is_a_usage_error(sample_store):
     assert result.exit_code == 2
     assert "key=value" in result.output
 
-
-def test_remote_store_is_refused_in_one_line():
-    result = runner.invoke(app, ["cluster", "s3a://bucket/case42", "--engine", "spark"])
-    assert result.exit_code == 1
-    assert "local stores only" in result.output
-    assert len(result.output.strip().splitlines()) == 1
