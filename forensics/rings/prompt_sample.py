@@ -32,11 +32,7 @@ def prompt_sample(
     ``requests`` is ``views.request_frame(events, index, params)``.
     """
     picked = (
-        requests.lazy()
-        .filter(pl.col("_has"))
-        .group_by("account")
-        .agg(pl.col("_ph").unique().bottom_k(params.prompts_per_account))
-        .explode("_ph", empty_as_null=False)
+        sampled_hashes(requests, params)
         .join(index.lazy(), left_on="account", right_on="idx")
         .select("account_id", "_ph")
         .collect()
@@ -44,10 +40,46 @@ def prompt_sample(
     # (a row-position filter instead held ~5 GB at full scale in the streaming engine)
     sample = (
         events.select("account_id", "prompt")
-        .with_columns(pl.col("prompt").hash(params.seed).alias("_ph"))
+        .with_columns(prompt_hash(params).alias("_ph"))
         .join(picked.lazy(), on=["account_id", "_ph"], how="semi")
         .unique(["account_id", "_ph"], keep="any")
         .select("account_id", "prompt")
         .collect(engine="streaming")
     )
     return sample.lazy()
+
+
+def sampled_hashes(requests: pl.DataFrame, params: ClusterParams) -> pl.LazyFrame:
+    """(account, _ph): each account's ``prompts_per_account`` smallest distinct prompt hashes.
+
+    ``requests`` is a request frame (``views.request_frame``); requests without a prompt
+    are never sampled.
+    """
+    return (
+        requests.lazy()
+        .filter(pl.col("_has"))
+        .group_by("account")
+        .agg(pl.col("_ph").unique().bottom_k(params.prompts_per_account))
+        .explode("_ph", empty_as_null=False)
+    )
+
+
+def sample_cuts(requests: pl.DataFrame, params: ClusterParams) -> pl.DataFrame:
+    """(account, _cut): the largest of each account's sampled prompt hashes.
+
+    A request is in its account's sample exactly when its prompt hash is at most the cut
+    (the sampled hashes are the smallest ones), so events can be thinned to the sampled
+    prompts one by one, wherever they are, before whole accounts are brought together.
+    Accounts without prompts have no row.
+    """
+    return (
+        sampled_hashes(requests, params)
+        .group_by("account")
+        .agg(pl.col("_ph").max().alias("_cut"))
+        .collect()
+    )
+
+
+def prompt_hash(params: ClusterParams) -> pl.Expr:
+    """A prompt's hash, the one the sample ranks prompts by (``request_frame``'s ``_ph``)."""
+    return pl.col("prompt").hash(params.seed)

@@ -272,7 +272,7 @@ def account_index(events: pl.LazyFrame) -> pl.DataFrame:
     )
 
 
-def _coded(frame: pl.LazyFrame, index: pl.DataFrame) -> pl.LazyFrame:
+def coded(frame: pl.LazyFrame, index: pl.DataFrame) -> pl.LazyFrame:
     """``frame`` with its account ids replaced by their ``idx`` (UInt32; rows without one dropped)."""
     return (
         frame.join(index.lazy(), on="account_id")
@@ -281,7 +281,7 @@ def _coded(frame: pl.LazyFrame, index: pl.DataFrame) -> pl.LazyFrame:
     )
 
 
-def _extended(index: pl.DataFrame, accounts: pl.LazyFrame | None) -> pl.DataFrame:
+def extended(index: pl.DataFrame, accounts: pl.LazyFrame | None) -> pl.DataFrame:
     """``index`` plus the accounts that have records but no events, numbered after it.
 
     Their tokens count in each token's document frequency (as every account's do) but
@@ -328,20 +328,20 @@ def build_view(
     tokens without another scan of the events.
     """
     index = account_index(events) if index is None else index
-    coding = _extended(index, accounts if name in ("infra", "behaviour") else None)
+    coding = extended(index, accounts if name in ("infra", "behaviour") else None)
     if name == "prompt":
         # the prompt view's rows are few (a sample per account) before they are shingled
-        raw = prompt_tokens(_coded(events, coding), params)
+        raw = prompt_tokens(coded(events, coding), params)
     elif name == "infra":
-        raw = _coded(infra_tokens(events, accounts, params), coding)
+        raw = coded(infra_tokens(events, accounts, params), coding)
     elif name == "timing" and requests is not None:  # the run's request frame has the tokens
         raw = requests.lazy().select(
             pl.col("account").alias("account_id"), pl.col("_timing").cast(pl.UInt64).alias("token")
         )
     elif name == "timing":
-        raw = _coded(timing_tokens(events, params), coding)
+        raw = coded(timing_tokens(events, params), coding)
     elif name == "behaviour":
-        raw = _coded(behaviour_tokens(events, accounts, params), coding)
+        raw = coded(behaviour_tokens(events, accounts, params), coding)
     else:
         raise ValueError(f"unknown view {name!r}")
     keys = (

@@ -42,9 +42,10 @@ if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
 # The local engine reads the store's files in path order and each file in row order, and
-# sorts the events stably by time: these columns carry that order into the tasks.
-_ORDER = ("_order_dir", "_order_file", "_order_row")
-_ORDER_TYPES = ("string", "string", "long")
+# sorts the events stably by time: this column carries that order into the tasks, as one
+# integer, (rank of the file among the input files) * 2^40 + (row in the file).
+_ORDER = "_order"
+_ROW_BITS = 40
 _KIND = "_kind"  # which partial a row of a union frame is
 # columns of the partial rows (not features) in the frame of step 1
 _PARTIAL_COLUMNS = ("src_ip", "subnet24", "model", "n", "first_ts", "template", "long", "bucket")
@@ -124,9 +125,9 @@ def _request_rows(params: FeatureParams) -> Callable[[pl.DataFrame], pl.DataFram
     """
 
     def task(events: pl.DataFrame) -> pl.DataFrame:
-        source = fc._canonical(events.lazy(), keep=_ORDER)
+        source = fc._canonical(events.lazy(), keep=(_ORDER,))
         slim = fc._with_templates(source, params).select(
-            "ts", "src_ip", "model", "template", "template_long", *_ORDER
+            "ts", "src_ip", "model", "template", "template_long", _ORDER
         )
         return pl.concat([fc._request_rows(source), slim], how="horizontal", strict=True).collect()
 
@@ -143,7 +144,7 @@ def _event_parts(params: FeatureParams) -> Callable[[pl.DataFrame], pl.DataFrame
     """
 
     def task(rows: pl.DataFrame) -> pl.DataFrame:
-        ordered = rows.sort(["ts", *_ORDER], maintain_order=True).with_columns(_template_ids())
+        ordered = rows.sort(["ts", _ORDER], maintain_order=True).with_columns(_template_ids())
         requests = fc._request_sums(ordered.lazy())
         ev = fc._as_slim(ordered.lazy()).collect().lazy()  # in time order
         prefixes = fc._ip_prefixes(ev).collect().lazy()
@@ -297,7 +298,6 @@ def _ordered_events(events: DataFrame) -> DataFrame:
     instant (which IP came first). Events that do not come straight from Parquet files
     have no file order: such ties then keep the order Spark delivers them in.
     """
-    from pyspark.errors import AnalysisException
     from pyspark.sql import functions as F
     from pyspark.sql.pandas.types import from_arrow_schema
 
@@ -308,17 +308,48 @@ def _ordered_events(events: DataFrame) -> DataFrame:
         F.col(n) if n in have else F.lit(None).cast(types[n].dataType).alias(n)
         for n in fc.EVENT_FIELDS_USED
     ]
+    return _with_file_order(events, used)
+
+
+def _with_file_order(events: DataFrame, used: list) -> DataFrame:
+    """``events.select(*used)`` and ``_ORDER``: the file's rank among the frame's input files
+    sorted by (folder, name), times 2^40, plus the row's index in its file.
+
+    The ranks come from the driver's list of input files (``inputFiles``, no pass over the
+    data), joined to the rows by (folder, name) as a small broadcast table, so that each
+    row carries one integer instead of two file-name strings. Without Parquet file metadata
+    (``_metadata.row_index``: events built in memory, or read from other formats) the
+    order is null; the check asks for the metadata column itself, which raises without
+    Spark logging an unresolved-column error.
+    """
+    from pyspark.errors import AnalysisException
+    from pyspark.sql import functions as F
+
+    unknown = events.select(*used, F.lit(None).cast("long").alias(_ORDER))
     try:
-        path = F.split(F.col("_metadata.file_path"), "/")
-        order = [
-            F.element_at(path, -2).alias(_ORDER[0]),
-            F.element_at(path, -1).alias(_ORDER[1]),
-            F.col("_metadata.row_index").alias(_ORDER[2]),
-        ]
-        return events.select(*used, *order)
+        meta = events.metadataColumn("_metadata")
+        fields = set(events.select(meta.alias("_m")).schema["_m"].dataType.fieldNames())
     except AnalysisException:
-        unknown = [F.lit(None).cast(t).alias(n) for n, t in zip(_ORDER, _ORDER_TYPES, strict=True)]
-        return events.select(*used, *unknown)
+        return unknown
+    files = sorted({tuple(f.rsplit("/", 2)[-2:]) for f in events.inputFiles()})
+    if not files or not {"file_path", "row_index"} <= fields:
+        return unknown
+    ranks = events.sparkSession.createDataFrame(
+        [(folder, name, rank) for rank, (folder, name) in enumerate(files)],
+        "_folder string, _name string, _rank long",
+    )
+    path = F.split(meta.getField("file_path"), "/")
+    located = events.select(
+        *used,
+        F.element_at(path, -2).alias("_folder"),
+        F.element_at(path, -1).alias("_name"),
+        meta.getField("row_index").alias("_row"),
+    )
+    order = F.shiftleft(F.col("_rank"), _ROW_BITS) + F.col("_row")
+    return located.join(F.broadcast(ranks), ["_folder", "_name"], "left").select(
+        *[F.col(c) for c in located.columns if c not in ("_folder", "_name", "_row")],
+        order.alias(_ORDER),
+    )
 
 
 def spark_account_features(

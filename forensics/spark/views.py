@@ -39,14 +39,14 @@ import pyarrow as pa
 
 from forensics.rings.candidates import pair_key, pairs_from_buckets, unique_pairs
 from forensics.rings.params import ClusterParams
-from forensics.rings.prompt_sample import prompt_sample
+from forensics.rings.prompt_sample import prompt_hash, prompt_sample, sample_cuts
 from forensics.rings.signatures import MAX_HASH, bulk_minhash, permutations
 from forensics.rings.views import (
-    _coded,
-    _extended,
     account_index,
     available_views,
     behaviour_tokens,
+    coded,
+    extended,
     infra_tokens,
     prompt_tokens,
     request_frame,
@@ -73,6 +73,10 @@ BUCKET_GROUPS_PER_CORE = 4
 MAX_GROUP_BAND_ROWS = 1 << 20
 
 _REQUESTS_SCHEMA = "account int, _ph long, _has boolean, _net long, _has_net boolean, _timing long"
+_VIEW_EVENTS_SCHEMA = (
+    "ts timestamp, api_key_id string, src_ip string, user_agent string, model string, "
+    "prompt string, idx int, block int"
+)
 _TOKENS_SCHEMA = "view int, idx int, token long"
 _SIGNATURE_SCHEMA = "view int, idx int, sig binary"
 _BANDS_SCHEMA = "view int, band int, value binary, idx int"
@@ -115,10 +119,10 @@ def spark_view_stage(
         cores = max(1, spark.sparkContext.defaultParallelism)
         block = block_size(n, cores)
         index_sdf = _to_spark(spark, index, block)
-        coded = events.select(*EVENT_COLUMNS).join(F.broadcast(index_sdf), "account_id")
+        indexed = events.select(*EVENT_COLUMNS).join(F.broadcast(index_sdf), "account_id")
 
         requests_sdf = keep(
-            coded.select("account_id", "idx", "prompt", "src_ip", "ts").mapInArrow(
+            indexed.select("account_id", "idx", "prompt", "src_ip", "ts").mapInArrow(
                 _arrow_map(_request_rows, params), _REQUESTS_SCHEMA
             )
         )
@@ -143,7 +147,9 @@ def spark_view_stage(
         event_views = [v for v in used if v in ("prompt", "infra", "behaviour")]
         if event_views:
             parts.append(
-                coded.groupBy("block").applyInArrow(
+                _view_events(spark, events, index, requests, block, params, "prompt" in used)
+                .groupBy("block")
+                .applyInArrow(
                     _arrow_group(_event_view_rows, params, tuple(event_views)), _TOKENS_SCHEMA
                 )
             )
@@ -157,7 +163,7 @@ def spark_view_stage(
             )
         record_views = [v for v in used if v in ("infra", "behaviour")]
         if accounts is not None and record_views:
-            coding = _extended(index, record_ids)
+            coding = extended(index, record_ids)
             parts.append(
                 accounts.join(F.broadcast(_to_spark(spark, coding, block)), "account_id")
                 .drop("block")
@@ -222,6 +228,45 @@ def spark_view_stage(
             frame.unpersist()
 
 
+def _view_events(
+    spark: SparkSession,
+    events: DataFrame,
+    index: pl.DataFrame,
+    requests: pl.DataFrame,
+    block: int,
+    params: ClusterParams,
+    prompts: bool,
+) -> DataFrame:
+    """The events the view tasks read, as they leave the executor that read them.
+
+    Accounts travel as their ``idx`` (no account id text), and only the sampled prompts
+    travel at all: each account's cut (``prompt_sample.sample_cuts``, from the request
+    frame) is broadcast with the account index, and an event keeps its prompt text only
+    when its prompt hash is at most its account's cut, which holds exactly for the prompts
+    the prompt view samples (its other prompts become null). Without the prompt view no
+    prompt travels.
+    """
+    from pyspark.sql import functions as F
+
+    columns = [c for c in EVENT_COLUMNS if c not in ("account_id", "prompt")]
+    if not prompts:
+        index_sdf = _to_spark(spark, index, block)
+        return events.join(F.broadcast(index_sdf), "account_id").select(*columns, "idx", "block")
+    cuts = index.join(
+        sample_cuts(requests, params).select(
+            pl.col("account").alias("idx"), pl.col("_cut").reinterpret(signed=True)
+        ),
+        on="idx",
+        how="left",
+    )
+    cut_sdf = _to_spark(spark, cuts, block)
+    return (
+        events.join(F.broadcast(cut_sdf), "account_id")
+        .select(*columns, "prompt", "idx", "block", "_cut")
+        .mapInArrow(_arrow_map(_sampled_prompts, params), _VIEW_EVENTS_SCHEMA)
+    )
+
+
 def block_size(accounts: int, cores: int) -> int:
     """Accounts per task block: at least BLOCKS_PER_CORE blocks per core, at most 4,096 each."""
     wanted = max(1, math.ceil(accounts / (BLOCKS_PER_CORE * cores)))
@@ -243,26 +288,38 @@ def _request_rows(frame: pl.DataFrame, params: ClusterParams) -> pl.DataFrame:
     )
 
 
+def _sampled_prompts(frame: pl.DataFrame, params: ClusterParams) -> pl.DataFrame:
+    """Events with the prompt text kept only where its hash is within the account's cut."""
+    sampled = prompt_hash(params) <= pl.col("_cut").reinterpret(signed=False)
+    return frame.with_columns(pl.when(sampled).then(pl.col("prompt")).alias("prompt")).drop("_cut")
+
+
 def _event_view_rows(
     frame: pl.DataFrame, params: ClusterParams, views: tuple[str, ...]
 ) -> pl.DataFrame:
     """The (view, idx, token) rows of a block of whole accounts, as ``build_view`` makes them.
 
-    The prompt view samples with ``prompt_sample`` on the block's own request frame: the
-    sample is per account, so a block of whole accounts samples what the whole store does.
+    Accounts are named by their ``idx`` (the index is the identity). The prompt view
+    samples with ``prompt_sample`` on the block's own request frame of the events that
+    kept their prompt (``_view_events``): the sample is per account, and an account's
+    sampled prompts all kept their text, so a block of whole accounts samples what the
+    whole store does.
     """
-    index = frame.select("account_id", pl.col("idx").cast(pl.UInt32)).unique().sort("idx")
-    events = frame.drop("idx", "block").lazy()
+    events = frame.drop("block").lazy().rename({"idx": "account_id"})
+    events = events.with_columns(pl.col("account_id").cast(pl.UInt32))
+    ids = frame.select(pl.col("idx").cast(pl.UInt32)).unique().sort("idx")
+    index = ids.select(pl.col("idx").alias("account_id"), "idx")
     raws: list[pl.LazyFrame] = []
     for view in views:
         if view == "prompt":
-            requests = request_frame(events, index, params)
-            sample = prompt_sample(events, requests, index, params)
-            raw = prompt_tokens(_coded(sample, index), params)
+            prompted = events.filter(pl.col("prompt").is_not_null())
+            requests = request_frame(prompted, index, params)
+            sample = prompt_sample(prompted, requests, index, params)
+            raw = prompt_tokens(coded(sample, index), params)
         elif view == "infra":
-            raw = _coded(infra_tokens(events, None, params), index)
+            raw = coded(infra_tokens(events, None, params), index)
         else:
-            raw = _coded(behaviour_tokens(events, None, params), index)
+            raw = coded(behaviour_tokens(events, None, params), index)
         raws.append(_as_rows(raw, view))
     return pl.concat(raws).unique().collect()
 
@@ -277,7 +334,7 @@ def _record_view_rows(
     raws = []
     for view in views:
         tokens = infra_tokens if view == "infra" else behaviour_tokens
-        raws.append(_as_rows(_coded(tokens(no_events, records, params), coding), view))
+        raws.append(_as_rows(coded(tokens(no_events, records, params), coding), view))
     return pl.concat(raws).collect()
 
 
@@ -476,11 +533,13 @@ def _describe(stats: dict[str, dict[str, int]]) -> str:
 
 # --------------------------------------------------------------------------- Arrow glue
 def _to_spark(spark: SparkSession, index: pl.DataFrame, block: int) -> DataFrame:
-    """(account_id, idx, block) as a Spark frame (Spark has no unsigned integers: idx is int)."""
+    """(account_id, idx, block, other columns) as a Spark frame (Spark has no unsigned
+    integers: idx is int)."""
     frame = index.select(
         pl.col("account_id").cast(pl.String),
         pl.col("idx").cast(pl.Int32),
         (pl.col("idx") // block).cast(pl.Int32).alias("block"),
+        pl.exclude("account_id", "idx"),
     )
     return spark.createDataFrame(_plain_arrow(frame))
 
