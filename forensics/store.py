@@ -100,6 +100,11 @@ class Store:
     REPLACED = ".replaced"  # files a commit replaces, kept until it is done
 
     def __init__(self, root: str | os.PathLike[str]) -> None:
+        if is_uri(os.fspath(root)):  # Path() would fold "s3a://b/c" into a local "s3a:/b/c"
+            raise StoreError(
+                f"{os.fspath(root)} is a URI: only `forensics cluster --engine spark` reads "
+                "stores at URIs; use a local path (or where the store is mounted)"
+            )
         self.root = Path(root)
         self._lock_fd: int | None = None
 

@@ -4,7 +4,9 @@ import sys
 
 import polars as pl
 import pytest
+from typer.testing import CliRunner
 
+from forensics.cli import app
 from forensics.store import Store, StoreError, StoreLockedError
 
 HOLD_LOCK = """
@@ -83,3 +85,20 @@ def test_fixture_store_round_trips_canonical_events(make_store):
     frame = store.scan_events().collect().sort("ts")
     assert frame["account_id"].to_list() == ["a1", "a2"]
     assert frame.schema["status"] == pl.Int16
+
+
+@pytest.mark.parametrize("command", [["report"], ["evaluate", "--truth", "t.csv"], ["features"]])
+def test_a_uri_store_is_refused_by_local_only_commands_in_one_line(command):
+    result = CliRunner().invoke(app, [command[0], "s3a://bucket/case42", *command[1:]])
+    assert result.exit_code == 1
+    assert "only `forensics cluster --engine spark` reads stores at URIs" in result.output
+    assert len(result.output.strip().splitlines()) == 1
+
+
+def test_ingest_into_a_uri_creates_no_local_folder(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "log.jsonl").write_text('{"ts": "2026-01-01T00:00:00Z", "account_id": "a"}\n')
+    result = CliRunner().invoke(app, ["ingest", "log.jsonl", "--store", "s3a://bucket/case42"])
+    assert result.exit_code == 1
+    assert "is a URI" in result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["log.jsonl"]
