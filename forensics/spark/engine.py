@@ -149,7 +149,7 @@ def _cluster_remote_store(
             computed.templates,
             switch_from=switch,
             member_events=lambda ids: member_events(
-                session, events, ids, Path(scratch) / "member_events"
+                session, events, ids, remote, Path(scratch) / "member_events"
             ),
         )
         write_cluster_outputs(

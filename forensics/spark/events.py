@@ -5,15 +5,13 @@
   and the first to the newest model); the rule and the signature are the local engine's
   functions (``scoring.newest_release``, ``scoring.switch_signature``). The driver never
   reads the events for it.
-* ``member_events``: the flagged accounts' events, which the evidence reads, copied from
-  Spark into a driver-local Parquet folder one slice of accounts at a time (about
-  ``SLICE_ROWS`` events each), so the driver holds one slice, never all of them. Used when
-  the store is a URI the driver cannot scan with Polars.
+* ``member_events``: the flagged accounts' events, which the evidence reads, written as
+  Parquet by the executors and copied to a driver-local folder as files. Used when the
+  store is a URI the driver cannot scan with Polars.
 """
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -28,8 +26,7 @@ from forensics.schema import EVENT_SCHEMA
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
-# events per slice copied to the driver (with prompt text, a few hundred MB in Arrow)
-SLICE_ROWS = 1_000_000
+    from forensics.spark.remote import RemoteStore
 
 
 def _polars(frame: DataFrame) -> pl.DataFrame:
@@ -66,35 +63,33 @@ def spark_switch_evidence(
 
 
 def member_events(
-    spark: SparkSession, events: DataFrame, account_ids: pl.Series, folder: Path
+    spark: SparkSession,
+    events: DataFrame,
+    account_ids: pl.Series,
+    remote: RemoteStore,
+    folder: Path,
 ) -> pl.LazyFrame:
-    """The events of ``account_ids`` as a lazy scan of Parquet files written under ``folder``.
+    """The events of ``account_ids`` as a lazy scan of Parquet files copied into ``folder``.
 
-    The ids are broadcast and joined to the events on the executors; the result is cached
-    by Spark and pulled slice by slice (slices by a hash of the account, so that each holds
-    whole accounts), each slice written as one Parquet file with the canonical schema.
+    The ids are broadcast and joined to the events on the executors, which write the result
+    as Parquet into a scratch folder of the store (``STORE/.scratch/ID``); the driver copies
+    those files to ``folder`` (bytes only: no rows pass through Python) and deletes the
+    scratch folder. Times travel as integer microseconds, so that no Parquet timestamp
+    convention of Spark's can shift them.
     """
-    from pyspark import StorageLevel
     from pyspark.sql import functions as F
 
-    folder.mkdir(parents=True, exist_ok=True)
     ids = spark.createDataFrame(
         pl.DataFrame({"account_id": account_ids.cast(pl.String).unique()}).to_arrow()
     )
-    flagged = events.join(F.broadcast(ids), on="account_id", how="left_semi").persist(
-        StorageLevel.MEMORY_AND_DISK
+    flagged = events.join(F.broadcast(ids), on="account_id", how="left_semi")
+    with remote.scratch() as where:
+        flagged.withColumn("ts", F.unix_micros("ts")).write.option("compression", "zstd").parquet(
+            where
+        )
+        remote.download_folder(where, folder)
+    return (
+        pl.scan_parquet(str(folder / "*.parquet"))
+        .with_columns(pl.from_epoch("ts", "us").dt.replace_time_zone("UTC"))
+        .select([pl.col(c).cast(t) for c, t in EVENT_SCHEMA.items()])
     )
-    try:
-        rows = flagged.count()
-        slices = max(1, math.ceil(rows / SLICE_ROWS))
-        sliced = flagged.withColumn("_slice", F.pmod(F.xxhash64("account_id"), F.lit(slices)))
-        for part in range(slices):
-            piece = _polars(sliced.where(F.col("_slice") == part).drop("_slice"))
-            piece = piece.select(
-                [pl.col(c).cast(t) if c in piece.columns else pl.lit(None, t).alias(c)
-                 for c, t in EVENT_SCHEMA.items()]
-            )  # fmt: skip
-            piece.write_parquet(folder / f"part-{part:05d}.parquet", compression="zstd")
-    finally:
-        flagged.unpersist()
-    return pl.scan_parquet(str(folder / "*.parquet"), schema=EVENT_SCHEMA)

@@ -14,6 +14,10 @@ Hadoop's FileSystem API in Spark's own JVM, so any file system Spark is set up f
   an object store a rename is a server-side copy, and an object appears whole or not at
   all, so a reader sees the old file or the new one there too. Temporary files a killed run
   left are swept when the next run takes the lock;
+* **scratch**: the flagged accounts' events, which the evidence reads, are written by the
+  executors into ``STORE/.scratch/ID`` and copied to the driver as files
+  (``spark.events.member_events``); the folder is deleted at the end of the run, and a
+  killed run's is deleted when the next run takes the lock;
 * **the lock**: ``STORE/.remote.lock`` is created with ``overwrite=false`` and deleted when
   the run ends. HDFS creates a file exclusively; S3A checks for the object and then writes
   it, so two runs started at the same moment could both pass (S3 conditional writes,
@@ -40,6 +44,7 @@ if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
 REMOTE_LOCK = ".remote.lock"
+SCRATCH = ".scratch"  # intermediate files of a run (the flagged accounts' events)
 # the store's files that a cluster run reads (copied into the shadow store when present)
 INPUT_FILES = (Store.MANIFEST, "accounts/accounts.parquet")
 
@@ -122,6 +127,27 @@ class RemoteStore:
         self._fs.copyToLocalFile(
             False, self._jpath(self.path(relpath)), self._jpath(file_uri(local)), True
         )
+
+    def download_folder(self, uri: str, local: Path) -> None:
+        """Copy the Parquet files of the folder ``uri`` into ``local`` (created)."""
+        local.mkdir(parents=True, exist_ok=True)
+        for status in self._fs.globStatus(self._jpath(f"{uri}/*.parquet")) or []:
+            name = str(status.getPath().getName())
+            if not name.startswith((".", "_")):
+                self._fs.copyToLocalFile(
+                    False, status.getPath(), self._jpath(file_uri(local / name)), True
+                )
+
+    @contextlib.contextmanager
+    def scratch(self) -> Iterator[str]:
+        """A new folder ``STORE/.scratch/ID`` for the run's intermediate files; ``.scratch``
+        is deleted after (the lock holder is its only user)."""
+        where = self.path(f"{SCRATCH}/{uuid.uuid4().hex}")
+        try:
+            yield where
+        finally:
+            with contextlib.suppress(Exception):
+                self._fs.delete(self._jpath(self.path(SCRATCH)), True)
 
     def publish(self, local: Path, relpath: str) -> None:
         """Copy ``local`` to ``relpath`` so that readers see the old file or the new one."""
@@ -208,7 +234,10 @@ class RemoteStore:
         )
 
     def _sweep(self) -> None:
-        """Delete the ``.NAME.ID.tmp`` files a killed run left beside the outputs."""
+        """Delete what a killed run left: ``.NAME.ID.tmp`` files beside the outputs, and
+        its scratch folder."""
+        with contextlib.suppress(Exception):
+            self._fs.delete(self._jpath(self.path(SCRATCH)), True)
         for folder in ("features", "rings"):
             for status in self._fs.globStatus(self._jpath(self.path(f"{folder}/.*.tmp"))) or []:
                 with contextlib.suppress(Exception):

@@ -23,9 +23,8 @@ from forensics.cli import app
 from forensics.errors import ForensicsError
 from forensics.rings.params import ClusterParams
 from forensics.rings.pipeline import cluster_store
-from forensics.spark import events as events_module
 from forensics.spark.engine import cluster_store_spark
-from forensics.spark.remote import REMOTE_LOCK
+from forensics.spark.remote import REMOTE_LOCK, SCRATCH
 from forensics.store import Store, StoreError, StoreLockedError
 
 OUTPUTS = (
@@ -48,8 +47,8 @@ def mount(spark, folder: Path) -> str:
 @pytest.fixture(scope="module")
 def remote_run(sample_store, spark, tmp_path_factory):
     """sample_logs clustered at a URI by Spark, and a copy clustered locally by the local
-    engine; a temporary file a killed run would have left is placed beside the outputs, and
-    the flagged accounts' events (about 20k) are copied to the driver 5k at a time."""
+    engine. A temporary file a killed run would have left is placed beside the outputs, and
+    so is a scratch folder."""
     tmp = tmp_path_factory.mktemp("remote")
     backing, local = tmp / "backing", tmp / "local"
     shutil.copytree(sample_store, backing)
@@ -57,10 +56,9 @@ def remote_run(sample_store, spark, tmp_path_factory):
     (backing / "rings").mkdir()
     leftover = backing / "rings" / ".members.parquet.0123abcd.tmp"
     leftover.write_bytes(b"half a file")
+    (backing / SCRATCH / "0123abcd").mkdir(parents=True)
     uri = mount(spark, backing)
-    with pytest.MonkeyPatch.context() as patch:  # the members' events come in several slices
-        patch.setattr(events_module, "SLICE_ROWS", 5_000)
-        by_spark = cluster_store_spark(uri, ClusterParams(), quiet=True, spark=spark)
+    by_spark = cluster_store_spark(uri, ClusterParams(), quiet=True, spark=spark)
     by_local = cluster_store(Store(local), ClusterParams(), quiet=True)
     return backing, local, by_spark, by_local, leftover
 
@@ -94,6 +92,7 @@ def test_a_uri_run_releases_its_lock_and_sweeps_a_killed_runs_files(remote_run):
     backing, _local, _s, _l, leftover = remote_run
     assert not (backing / REMOTE_LOCK).exists()
     assert not leftover.exists()
+    assert not (backing / SCRATCH).exists()
     assert not list(backing.glob("**/.*.tmp"))
 
 
