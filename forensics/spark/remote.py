@@ -61,6 +61,17 @@ def _java_class(exc: BaseException) -> str:
     return str(java.getClass().getName()) if java is not None else ""
 
 
+@contextlib.contextmanager
+def _hadoop(what: str) -> Iterator[None]:
+    """A file system's failure (permission, network, missing bucket) as one line: ``what: why``."""
+    from py4j.protocol import Py4JJavaError
+
+    try:
+        yield
+    except Py4JJavaError as exc:
+        raise StoreError(f"{what}: {_first_line(exc)}") from None
+
+
 def file_uri(path: Path) -> str:
     """``file://`` and the absolute path as it is: Hadoop paths are not percent-decoded, so
     ``Path.as_uri`` (``date%3D2025-02-03``) would name a folder that does not exist."""
@@ -95,7 +106,8 @@ class RemoteStore:
         return self._jvm.org.apache.hadoop.fs.Path(uri)
 
     def exists(self, relpath: str) -> bool:
-        return bool(self._fs.exists(self._jpath(self.path(relpath))))
+        with _hadoop(f"could not read {self.path(relpath)}"):
+            return bool(self._fs.exists(self._jpath(self.path(relpath))))
 
     def require(self) -> None:
         """Raise ``Store.require``'s error unless the URI holds an ingested store."""
@@ -107,7 +119,8 @@ class RemoteStore:
 
     def event_files(self) -> list[str]:
         """URIs of the events' Parquet files (``events/date=*/*.parquet``, hidden files not)."""
-        found = self._fs.globStatus(self._jpath(self.path("events/date=*/*.parquet"))) or []
+        with _hadoop(f"could not list {self.path('events')}"):
+            found = self._fs.globStatus(self._jpath(self.path("events/date=*/*.parquet"))) or []
         files = [str(status.getPath().toString()) for status in found if status.isFile()]
         return sorted(f for f in files if not f.rsplit("/", 1)[-1].startswith((".", "_")))
 
@@ -124,19 +137,21 @@ class RemoteStore:
     def download(self, relpath: str, local: Path) -> None:
         local.parent.mkdir(parents=True, exist_ok=True)
         # the raw local file system: no .crc file beside the copy
-        self._fs.copyToLocalFile(
-            False, self._jpath(self.path(relpath)), self._jpath(file_uri(local)), True
-        )
+        with _hadoop(f"could not read {self.path(relpath)}"):
+            self._fs.copyToLocalFile(
+                False, self._jpath(self.path(relpath)), self._jpath(file_uri(local)), True
+            )
 
     def download_folder(self, uri: str, local: Path) -> None:
         """Copy the Parquet files of the folder ``uri`` into ``local`` (created)."""
         local.mkdir(parents=True, exist_ok=True)
-        for status in self._fs.globStatus(self._jpath(f"{uri}/*.parquet")) or []:
-            name = str(status.getPath().getName())
-            if not name.startswith((".", "_")):
-                self._fs.copyToLocalFile(
-                    False, status.getPath(), self._jpath(file_uri(local / name)), True
-                )
+        with _hadoop(f"could not read {uri}"):
+            for status in self._fs.globStatus(self._jpath(f"{uri}/*.parquet")) or []:
+                name = str(status.getPath().getName())
+                if not name.startswith((".", "_")):
+                    self._fs.copyToLocalFile(
+                        False, status.getPath(), self._jpath(file_uri(local / name)), True
+                    )
 
     @contextlib.contextmanager
     def scratch(self) -> Iterator[str]:
@@ -154,14 +169,15 @@ class RemoteStore:
         target = self._jpath(self.path(relpath))
         name = relpath.rsplit("/", 1)[-1]
         staged = self._jpath(self.path(f"{relpath[: -len(name)]}.{name}.{uuid.uuid4().hex}.tmp"))
-        self._fs.mkdirs(target.getParent())
-        self._fs.copyFromLocalFile(False, True, self._jpath(file_uri(local)), staged)
-        try:
-            self._rename_over(staged, target)
-        except Exception:
-            with contextlib.suppress(Exception):
-                self._fs.delete(staged, False)
-            raise
+        with _hadoop(f"could not write {self.path(relpath)}"):
+            self._fs.mkdirs(target.getParent())
+            self._fs.copyFromLocalFile(False, True, self._jpath(file_uri(local)), staged)
+            try:
+                self._rename_over(staged, target)
+            except Exception:
+                with contextlib.suppress(Exception):
+                    self._fs.delete(staged, False)
+                raise
 
     def _rename_over(self, staged: Any, target: Any) -> None:
         """Rename ``staged`` over ``target``: one atomic call where the file system has it."""

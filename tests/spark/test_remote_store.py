@@ -24,7 +24,7 @@ from forensics.errors import ForensicsError
 from forensics.rings.params import ClusterParams
 from forensics.rings.pipeline import cluster_store
 from forensics.spark.engine import cluster_store_spark
-from forensics.spark.remote import REMOTE_LOCK, SCRATCH
+from forensics.spark.remote import REMOTE_LOCK, SCRATCH, RemoteStore
 from forensics.store import Store, StoreError, StoreLockedError
 
 OUTPUTS = (
@@ -120,3 +120,42 @@ def test_a_scheme_spark_has_no_connector_for_is_one_line(spark):
     with pytest.raises(ForensicsError, match="hadoop-aws") as caught:
         cluster_store_spark("s3a://bucket/case42", ClusterParams(), spark=spark)
     assert "\n" not in str(caught.value)
+
+
+def test_a_uri_store_without_events_is_one_clear_error_and_releases_the_lock(
+    sample_store, spark, tmp_path
+):
+    backing = tmp_path / "no-events"
+    backing.mkdir()
+    shutil.copy2(sample_store / "manifest.json", backing / "manifest.json")
+    with pytest.raises(ForensicsError, match="holds no events"):
+        cluster_store_spark(mount(spark, backing), ClusterParams(), spark=spark)
+    assert not (backing / REMOTE_LOCK).exists()
+
+
+def test_a_write_the_file_system_refuses_is_one_line_and_leaves_no_temporary_file(spark, tmp_path):
+    backing = tmp_path / "case"
+    backing.mkdir()
+    (backing / "rings").write_text("a file where the rings folder should be")
+    output = tmp_path / "members.parquet"
+    pl.DataFrame({"ring_id": ["R001"]}).write_parquet(output)
+    remote = RemoteStore(spark, mount(spark, backing))
+    with pytest.raises(
+        StoreError, match=r"could not write viewfs://.*/rings/members\.parquet: "
+    ) as e:
+        remote.publish(output, "rings/members.parquet")
+    assert "\n" not in str(e.value)
+    assert sorted(p.name for p in backing.iterdir()) == ["rings"]
+
+
+def test_publishing_replaces_the_file_whole(spark, tmp_path):
+    backing = tmp_path / "case"
+    (backing / "rings").mkdir(parents=True)
+    (backing / "rings" / "run.json").write_text('{"old": true}')
+    new = tmp_path / "run.json"
+    new.write_text('{"new": true}')
+    RemoteStore(spark, mount(spark, backing)).publish(new, "rings/run.json")
+    assert json.loads((backing / "rings" / "run.json").read_text()) == {"new": True}
+    assert [p.name for p in (backing / "rings").iterdir() if not p.name.endswith(".crc")] == [
+        "run.json"
+    ]
