@@ -5,7 +5,8 @@ code (``forensics.features.compute``), run inside Spark tasks on Arrow batches:
 
 1. Each event is first reduced where it was read, before any shuffle (``_request_rows``,
    ``_with_templates``): the terms of the request sums, the prompt's template hash,
-   account, time, IP, model and the store order; the prompt text is never shuffled. These
+   account, time, IP, model and the store order (one integer: the file's rank, the
+   row in the file); the prompt text is never shuffled. These
    rows are repartitioned by account, so a task holds whole accounts, and in the task the
    local per-account parts run unchanged, in the local engine's order (time, then store
    file and row): request sums, volume and timing, the hour-of-day entropy, IP and subnet
@@ -121,7 +122,9 @@ def _request_rows(params: FeatureParams) -> Callable[[pl.DataFrame], pl.DataFram
 
     Row by row, before any shuffle: the request sums' terms (``_request_rows``), the
     prompt's template hash (``_with_templates``), account, time, IP, model and the store
-    order. The prompt text stays where it was read; about 100 bytes an event are shuffled.
+    order. The prompt text stays where it was read, and the user agent travels as a 64-bit
+    hash (the sums only count distinct agents: equal agents stay equal, distinct ones
+    distinct unless two of an account's agents collide, probability about 2^-64 a pair).
     """
 
     def task(events: pl.DataFrame) -> pl.DataFrame:
@@ -129,7 +132,11 @@ def _request_rows(params: FeatureParams) -> Callable[[pl.DataFrame], pl.DataFram
         slim = fc._with_templates(source, params).select(
             "ts", "src_ip", "model", "template", "template_long", _ORDER
         )
-        return pl.concat([fc._request_rows(source), slim], how="horizontal", strict=True).collect()
+        agent = pl.col("user_agent")
+        terms = fc._request_rows(source).with_columns(
+            pl.when(agent.is_not_null()).then(agent.hash()).alias("user_agent")
+        )
+        return pl.concat([terms, slim], how="horizontal", strict=True).collect()
 
     return task
 
