@@ -6,6 +6,9 @@ candidate pairs). Baselines, view edges, the graph, communities, scoring and evi
 ``rings.pipeline.rings_from_views``, the local engine's own code, on what Spark produced;
 the outputs are written by the local engine's writer, so ``report`` and ``evaluate`` read
 them unchanged. run.json says ``"engine": "spark"`` and records Spark's version and master.
+The model-switch evidence is Spark's too (``spark.events``). The store is a local path (a
+shared mount on a cluster) or a URI of any file system Spark's Hadoop reads: the driver
+then works on a local shadow of it and publishes the outputs (``spark.remote``).
 """
 
 from __future__ import annotations
