@@ -170,4 +170,3 @@ def test_spark_conf_without_equals_sign_is_a_usage_error(sample_store):
     )
     assert result.exit_code == 2
     assert "key=value" in result.output
-
