@@ -5,7 +5,9 @@ Spark moves the data; the local engine's functions compute it. Every per-account
 its hours), so it runs inside Spark tasks on blocks of whole accounts, on Arrow batches
 turned into Polars frames: ``views.request_frame``, ``prompt_sample.prompt_sample``,
 ``views.prompt_tokens`` / ``infra_tokens`` / ``behaviour_tokens`` and
-``signatures.bulk_minhash``. Every cross-account step is a Spark shuffle:
+``signatures.bulk_minhash``. The events reach the blocks with accounts as numbers and with
+only the sampled prompts' text (``_view_events``: each account's cut, from the request frame,
+is broadcast with the account index). Every cross-account step is a Spark shuffle:
 
 * document frequencies: (view, token) group-by; tokens above ``max_token_share`` of the
   view's accounts and accounts with fewer than ``min_account_tokens`` kept tokens are
