@@ -186,14 +186,25 @@ def _held(lock: Path | None) -> Iterator[None]:
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
-def measure(engine: str, store: Path, extra: list[str], log: Path, lock: Path | None = None) -> Run:
-    """`forensics cluster STORE --engine ENGINE` in a child process, measured as a tree."""
+def measure(
+    engine: str,
+    store: Path,
+    extra: list[str],
+    log: Path,
+    lock: Path | None = None,
+    target: str | None = None,
+) -> Run:
+    """`forensics cluster STORE --engine ENGINE` in a child process, measured as a tree.
+
+    ``target`` names the store on the command line when it is not ``store``'s path (a URI
+    of it: bench_remote_store.py); run.json is read from ``store``.
+    """
     with _held(lock):
-        return _measure(engine, store, extra, log)
+        return _measure(engine, store, extra, log, target)
 
 
-def _measure(engine: str, store: Path, extra: list[str], log: Path) -> Run:
-    cmd = [*FORENSICS, "cluster", str(store), "--engine", engine, *extra]
+def _measure(engine: str, store: Path, extra: list[str], log: Path, target: str | None) -> Run:
+    cmd = [*FORENSICS, "cluster", target or str(store), "--engine", engine, *extra]
     sampler = _TreeSampler()
     cpu0 = _cpu_children()
     load0 = os.getloadavg()[0]

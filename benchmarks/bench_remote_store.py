@@ -21,28 +21,16 @@ cost of the URI path, not a network's or an object store's.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 os.environ.setdefault("POLARS_MAX_THREADS", "2")
 
 import polars as pl  # noqa: E402
-from bench_engines import (  # noqa: E402
-    Run,
-    _become_subreaper,
-    _cpu_children,
-    _held,
-    _reap_orphans,
-    _TreeSampler,
-    copy_store,
-)
+from bench_engines import Run, _become_subreaper, copy_store  # noqa: E402
+from bench_engines import measure as measure_tree  # noqa: E402
 
-FORENSICS = [sys.executable, "-m", "forensics"]
 MOUNT = "bench"
 OUTPUTS = ("rings/members.parquet", "rings/edges.parquet", "rings/rings.parquet")
 
@@ -50,41 +38,13 @@ OUTPUTS = ("rings/members.parquet", "rings/edges.parquet", "rings/rings.parquet"
 def measure(kind: str, backing: Path, log: Path, lock: Path | None) -> Run:
     """One `forensics cluster --engine spark` of ``backing``, by path or by URI."""
     if kind == "path":
-        cmd = [*FORENSICS, "cluster", str(backing), "--engine", "spark"]
+        run = measure_tree("spark", backing, [], log, lock)
     else:
         link = f"spark.hadoop.fs.viewfs.mounttable.{MOUNT}.link./case=file://{backing.resolve()}"
         target = f"viewfs://{MOUNT}/case"
-        cmd = [*FORENSICS, "cluster", target, "--engine", "spark", "--spark-conf", link]
-    with _held(lock):
-        sampler = _TreeSampler()
-        cpu0 = _cpu_children()
-        load0 = os.getloadavg()[0]
-        with open(log, "w") as err:
-            t = time.perf_counter()
-            proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err)
-            sampler.start()
-            _pid, status, _usage = os.wait4(proc.pid, 0)
-            wall = time.perf_counter() - t
-        _reap_orphans()
-        sampler.stop.set()
-        sampler.join()
-        cpu = _cpu_children() - cpu0
-    if os.waitstatus_to_exitcode(status) != 0:
-        tail = log.read_text(errors="replace").splitlines()[-15:]
-        raise SystemExit(f"{' '.join(cmd)} failed:\n" + "\n".join(tail))
-    run_json = json.loads((backing / "rings" / "run.json").read_text())
-    return Run(
-        engine=kind,
-        wall=wall,
-        cpu=cpu,
-        peak_rss=sampler.peak_rss,
-        peak_pss=sampler.peak_pss,
-        peak_jvm_rss=sampler.peak_jvm,
-        hwm_sum=sum(sampler.hwm.values()),
-        processes=len(sampler.hwm),
-        load=(load0, os.getloadavg()[0]),
-        timings=run_json.get("timings", {}),
-    )
+        run = measure_tree("spark", backing, ["--spark-conf", link], log, lock, target)
+    run.engine = kind
+    return run
 
 
 def same_outputs(a: Path, b: Path) -> bool:
