@@ -30,7 +30,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import ctypes
-import fcntl
 import json
 import os
 import platform
@@ -42,13 +41,13 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 os.environ.setdefault("POLARS_MAX_THREADS", "2")
 
 import polars as pl  # noqa: E402
+from bench_end_to_end import bench_lock  # noqa: E402
 
 from forensics.evaluate import adjusted_rand_index, evaluate, read_members  # noqa: E402
 from forensics.store import Store  # noqa: E402
@@ -172,20 +171,6 @@ def _cpu_children() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-@contextlib.contextmanager
-def _held(lock: Path | None) -> Iterator[None]:
-    """Hold ``lock`` (flock(2), as flock(1) takes it) for one run; no lock when None."""
-    if lock is None:
-        yield
-        return
-    with open(lock, "a") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
-
-
 def measure(
     engine: str,
     store: Path,
@@ -199,7 +184,7 @@ def measure(
     ``target`` names the store on the command line when it is not ``store``'s path (a URI
     of it: bench_remote_store.py); run.json is read from ``store``.
     """
-    with _held(lock):
+    with bench_lock(str(lock) if lock else None):
         return _measure(engine, store, extra, log, target)
 
 
